@@ -1,5 +1,30 @@
-pub mod proto {
-    pub mod toestemming {
-        pub mod auth { pub mod v1 { tonic::include_proto!("toestemming.auth.v1"); } }
-    }
-}
+//! Online Toestemming: a gRPC mesh for healthcare consent.
+//!
+//! The library holds what every service shares; each service lives in its own
+//! folder under `services/` and is mounted here as a module.
+//!
+//! - [`auth`]: the one place where JWTs are read, verified, issued and
+//!   forwarded.
+//! - [`mesh`]: how a server is bounded and layered, and how a service calls
+//!   another (request id, deadline, the forward layer).
+//! - [`proto`]: the code generated from `proto/`, and the descriptor set
+//!   served by reflection.
+//! - [`bsn`], [`errors`], [`config`], [`storage`], [`telemetry`], [`cli`]:
+//!   the small shared pieces.
+
+pub mod auth;
+pub mod bsn;
+// pub mod cli;
+pub mod config;
+pub mod errors;
+pub mod mesh;
+pub mod proto;
+pub mod storage;
+pub mod telemetry;
+
+//#[path = "../services/identity/mod.rs"]
+// pub mod identity;
+//#[path = "../services/pseudoniem/mod.rs"]
+// pub mod pseudoniem;
+//#[path = "../services/dossier/mod.rs"]
+// pub mod dossier;

@@ -1,0 +1,108 @@
+//! Reading the credential out of the metadata (RFC 6750 §2.1, strictly).
+//!
+//! Exactly one entry; `Bearer` in any case, one or more spaces, then a
+//! compact JWS: three non-empty base64url segments joined by two dots, and
+//! nothing else. Length is capped before anything is decoded, and non-ASCII
+//! or binary values are refused rather than guessed at. There is no fallback
+//! to `authorization-bin`, a cookie or a query string.
+
+use http::HeaderMap;
+
+use super::error::AuthError;
+
+/// The longest token accepted (security.md: 8 KiB is plenty).
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// Returns the single bearer token under `key`, or `Ok(None)` when the key
+/// is absent.
+pub fn read_bearer<'a>(headers: &'a HeaderMap, key: &'static str) -> Result<Option<&'a str>, AuthError> {
+    let mut values = headers.get_all(key).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(AuthError::invalid(key, "more than one credential was sent"));
+    }
+    // `to_str` fails on anything but visible ASCII and spaces.
+    let value = value
+        .to_str()
+        .map_err(|_| AuthError::invalid(key, "the credential is not ASCII"))?;
+    parse_bearer(value).map(Some).map_err(|problem| AuthError::invalid(key, problem))
+}
+
+/// Splits `Bearer <token>` and checks the token's shape.
+pub fn parse_bearer(value: &str) -> Result<&str, &'static str> {
+    const SCHEME: &str = "bearer";
+    if value.len() > SCHEME.len() + 1 + MAX_TOKEN_BYTES {
+        return Err("the credential is too long");
+    }
+    let Some((scheme, rest)) = value.split_at_checked(SCHEME.len()) else {
+        return Err("the credential is not a Bearer token");
+    };
+    if !scheme.eq_ignore_ascii_case(SCHEME) || !rest.starts_with(' ') {
+        return Err("the credential is not a Bearer token");
+    }
+    let token = rest.trim_start_matches(' ');
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err("the token is too long");
+    }
+    if !is_compact_jws(token) {
+        return Err("the token is not a compact JWS");
+    }
+    Ok(token)
+}
+
+/// Three non-empty base64url segments separated by exactly two dots.
+fn is_compact_jws(token: &str) -> bool {
+    let mut segments = 0;
+    for segment in token.split('.') {
+        segments += 1;
+        if segment.is_empty()
+            || !segment
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return false;
+        }
+    }
+    segments == 3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_any_case_and_several_spaces() {
+        assert_eq!(parse_bearer("Bearer a.b.c"), Ok("a.b.c"));
+        assert_eq!(parse_bearer("bEaReR   a.b.c"), Ok("a.b.c"));
+    }
+
+    #[test]
+    fn refuses_everything_else() {
+        for value in [
+            "",
+            "Bearer",
+            "Bearer ",
+            "Bearer a.b",
+            "Bearer a.b.c.d",
+            "Bearer a..c",
+            "Bearer a.b.c ",
+            "Bearer\ta.b.c",
+            "Bearer a.b.c, Bearer d.e.f",
+            "Basic a.b.c",
+            "Bearera.b.c",
+            "Bearer a.b=.c",
+            "Bearer a+b.c.d",
+            "Token a.b.c",
+        ] {
+            assert!(parse_bearer(value).is_err(), "{value:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn caps_the_length_before_decoding() {
+        let long = format!("Bearer {}.b.c", "a".repeat(MAX_TOKEN_BYTES));
+        assert!(parse_bearer(&long).is_err());
+    }
+}

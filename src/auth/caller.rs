@@ -1,0 +1,100 @@
+//! The verified caller, as the verify layer hands it to handlers.
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::HeaderValue;
+use tonic::Status;
+
+use super::claims::{Claims, Role};
+
+/// A token that passed verification, kept to be forwarded. Its `Debug`
+/// never shows it, and the header value it makes is marked sensitive.
+#[derive(Clone)]
+pub struct VerifiedToken(Arc<str>);
+
+impl VerifiedToken {
+    pub(crate) fn new(token: &str) -> Self {
+        Self(Arc::from(token))
+    }
+
+    /// `Bearer <token>`, marked sensitive so HTTP/2 never indexes it and
+    /// debug output hides it.
+    pub fn bearer_header(&self) -> HeaderValue {
+        bearer_header(&self.0)
+    }
+}
+
+/// `Bearer <token>` as a sensitive header value.
+pub fn bearer_header(token: &str) -> HeaderValue {
+    // A token is base64url and dots (checked on the way in, or signed by
+    // us), so it is always a valid header value.
+    let mut value = HeaderValue::try_from(format!("Bearer {token}")).expect("a compact JWS is visible ASCII");
+    value.set_sensitive(true);
+    value
+}
+
+impl fmt::Debug for VerifiedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("VerifiedToken(<redacted>)")
+    }
+}
+
+/// Who a verified token speaks for.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The `sub` claim: a pseudoniem, a company name, or `internal`.
+    pub subject: String,
+    pub role: Role,
+    /// The `jti` claim, for audit lines.
+    pub token_id: Option<String>,
+    pub token: VerifiedToken,
+}
+
+impl Principal {
+    pub(crate) fn new(claims: Claims, token: &str) -> Self {
+        Self {
+            subject: claims.sub,
+            role: claims.role,
+            token_id: claims.jti,
+            token: VerifiedToken::new(token),
+        }
+    }
+}
+
+/// The typed result of the verify layer, in the request's extensions.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The immediate caller (`authorization`).
+    pub principal: Principal,
+    /// The end user an Internal caller acts for (`x-forwarded-authorization`),
+    /// verified like any token. Only ever set for Internal callers.
+    pub on_behalf_of: Option<Principal>,
+}
+
+impl Caller {
+    /// The person or company the call is ultimately for.
+    pub fn end_user(&self) -> &Principal {
+        self.on_behalf_of.as_ref().unwrap_or(&self.principal)
+    }
+
+    /// The caller the verify layer stored, for handlers of protected RPCs.
+    /// Missing only if a handler is wired without the layer: an internal
+    /// fault, never a reason to let the call through.
+    pub fn from_request<T>(request: &tonic::Request<T>) -> Result<&Caller, Status> {
+        request
+            .extensions()
+            .get::<Caller>()
+            .ok_or_else(|| Status::internal("the request was not authenticated by the verify layer"))
+    }
+
+    /// The immediate caller's subject when it has `role`; the verify layer
+    /// already enforced the proto's rule, this keeps handlers honest.
+    pub fn subject_as(&self, role: Role) -> Result<&str, Status> {
+        if self.principal.role == role {
+            Ok(&self.principal.subject)
+        } else {
+            Err(Status::permission_denied(format!("this method is for role {role}")))
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! Everything about tokens, in one place.
+//!
+//! How a JWT moves through the mesh:
+//!
+//! 1. Identity signs it ([`TokenIssuer`]): HS256, the contract's claims,
+//!    15 minutes.
+//! 2. A client sends it as `authorization: Bearer <jwt>`.
+//! 3. Every server runs the same [`VerifyLayer`]: it reads exactly one
+//!    bearer ([`bearer`]), verifies it locally ([`TokenVerifier`]), looks up
+//!    the RPC's rule from the proto ([`access`]), and hands the handler a
+//!    typed [`Caller`]. Nothing here calls Identity.
+//! 4. When a handler calls another service, the [`ForwardLayer`] on its
+//!    client puts the end user's verified token in
+//!    `x-forwarded-authorization` and, for Internal-only services, the
+//!    service's own Internal token (from an [`InternalTokenSource`]) in
+//!    `authorization`. Handlers never build these headers.
+
+pub mod access;
+pub mod bearer;
+pub mod caller;
+pub mod claims;
+pub mod error;
+pub mod forward_layer;
+pub mod issuer;
+pub mod token_source;
+pub mod verifier;
+pub mod verify_layer;
+
+pub use access::{AccessRule, access_rule};
+pub use caller::{Caller, Principal, VerifiedToken};
+pub use claims::{Claims, Role};
+pub use error::AuthError;
+pub use forward_layer::{ForwardLayer, Forwarding};
+pub use issuer::{IssuedToken, TokenIssuer};
+pub use token_source::InternalTokenSource;
+pub use verifier::TokenVerifier;
+pub use verify_layer::VerifyLayer;
+
+/// The metadata key of the immediate caller's credential.
+pub const AUTHORIZATION: &str = "authorization";
+/// The metadata key of the end user's token on a service-to-service call
+/// (the name Google's ESPv2 uses).
+pub const FORWARDED_AUTHORIZATION: &str = "x-forwarded-authorization";

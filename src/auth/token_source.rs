@@ -1,0 +1,167 @@
+//! A service's own Internal token, cached and refreshed before it expires.
+//!
+//! Dossier gets its token from Identity's IssueInternalToken with the
+//! service credential; Identity signs its own. Either way the token is
+//! fetched once, reused for every call, and refreshed a while before expiry
+//! by whichever call first notices, with one refresh in flight at a time
+//! (the others wait for it, then reuse its result). So a service calls
+//! Identity about once per token lifetime, not once per request, and keeps
+//! working on its cached token while Identity is briefly down.
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use http::HeaderValue;
+use tokio::time::Instant;
+use tonic::Status;
+use tonic::transport::Channel;
+
+use super::caller::bearer_header;
+use super::claims::{INTERNAL_SUBJECT, Role};
+use super::issuer::TokenIssuer;
+use crate::config::ServiceCredential;
+use crate::proto::identity::v1::IssueInternalTokenRequest;
+use crate::proto::identity::v1::identity_service_client::IdentityServiceClient;
+
+/// The longest a refresh may wait before the token's expiry.
+const MAX_REFRESH_MARGIN: Duration = Duration::from_secs(120);
+/// A cached token is not handed out in its last seconds: it could expire
+/// on the wire.
+const EXPIRY_SAFETY: Duration = Duration::from_secs(5);
+
+/// Where a token comes from.
+enum Fetcher {
+    /// Identity signs for itself.
+    SelfSigned(Arc<TokenIssuer>),
+    /// Any other service asks Identity.
+    Identity {
+        client: IdentityServiceClient<Channel>,
+        service_name: String,
+        credential: ServiceCredential,
+    },
+}
+
+struct Cached {
+    header: HeaderValue,
+    refresh_at: Instant,
+    expires_at: Instant,
+}
+
+struct Inner {
+    fetcher: Fetcher,
+    cached: Mutex<Option<Cached>>,
+    /// Held while a refresh runs: one at a time.
+    refreshing: tokio::sync::Mutex<()>,
+    fetches: AtomicU64,
+}
+
+/// Cheap to clone; clones share the cache.
+#[derive(Clone)]
+pub struct InternalTokenSource {
+    inner: Arc<Inner>,
+}
+
+impl InternalTokenSource {
+    /// Identity's source: tokens it signs itself.
+    pub fn self_signed(issuer: Arc<TokenIssuer>) -> Self {
+        Self::with(Fetcher::SelfSigned(issuer))
+    }
+
+    /// Another service's source: IssueInternalToken on `identity` (a plain
+    /// channel: this call has no end user to forward).
+    pub fn from_identity(identity: Channel, service_name: &str, credential: ServiceCredential) -> Self {
+        Self::with(Fetcher::Identity {
+            client: IdentityServiceClient::new(identity),
+            service_name: service_name.to_owned(),
+            credential,
+        })
+    }
+
+    fn with(fetcher: Fetcher) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                fetcher,
+                cached: Mutex::new(None),
+                refreshing: tokio::sync::Mutex::new(()),
+                fetches: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// How many tokens this source has fetched or signed so far.
+    pub fn fetches(&self) -> u64 {
+        self.inner.fetches.load(Ordering::Relaxed)
+    }
+
+    /// `Bearer <internal token>`, from the cache when it is fresh.
+    pub async fn authorization(&self) -> Result<HeaderValue, Status> {
+        if let Some(header) = self.cached(|c| Instant::now() < c.refresh_at) {
+            return Ok(header);
+        }
+        let _one_refresh = self.inner.refreshing.lock().await;
+        // Another caller may have refreshed while this one waited.
+        if let Some(header) = self.cached(|c| Instant::now() < c.refresh_at) {
+            return Ok(header);
+        }
+        match self.fetch().await {
+            Ok(fresh) => {
+                let header = fresh.header.clone();
+                *self.inner.cached.lock().expect("token cache lock") = Some(fresh);
+                Ok(header)
+            }
+            Err(status) => {
+                // Keep going on the old token while it is still good.
+                if let Some(header) = self.cached(|c| Instant::now() + EXPIRY_SAFETY < c.expires_at) {
+                    tracing::warn!(code = ?status.code(), "internal token refresh failed; using the cached token");
+                    return Ok(header);
+                }
+                tracing::warn!(code = ?status.code(), "cannot get an internal token");
+                Err(Status::unavailable("this service cannot get its internal token from Identity"))
+            }
+        }
+    }
+
+    fn cached(&self, usable: impl Fn(&Cached) -> bool) -> Option<HeaderValue> {
+        let cached = self.inner.cached.lock().expect("token cache lock");
+        cached.as_ref().filter(|c| usable(c)).map(|c| c.header.clone())
+    }
+
+    async fn fetch(&self) -> Result<Cached, Status> {
+        self.inner.fetches.fetch_add(1, Ordering::Relaxed);
+        let fetched_at = Instant::now();
+        let (token, expires_in) = match &self.inner.fetcher {
+            Fetcher::SelfSigned(issuer) => {
+                let issued = issuer
+                    .issue(INTERNAL_SUBJECT, Role::Internal)
+                    .map_err(|_| Status::internal("cannot sign the internal token"))?;
+                (issued.access_token, issued.expires_in)
+            }
+            Fetcher::Identity {
+                client,
+                service_name,
+                credential,
+            } => {
+                let mut request = tonic::Request::new(IssueInternalTokenRequest {
+                    service_name: service_name.clone(),
+                    service_secret: credential.expose().to_owned(),
+                });
+                request.set_timeout(Duration::from_secs(5));
+                let response = client.clone().issue_internal_token(request).await?.into_inner();
+                (response.access_token, response.expires_in)
+            }
+        };
+        if crate::auth::bearer::parse_bearer(&format!("Bearer {token}")).is_err() {
+            return Err(Status::internal("Identity returned a malformed internal token"));
+        }
+        let lifetime = Duration::from_secs(u64::try_from(expires_in).unwrap_or(0));
+        let margin = (lifetime / 5).min(MAX_REFRESH_MARGIN);
+        tracing::info!(lifetime_secs = lifetime.as_secs(), "internal token obtained");
+        Ok(Cached {
+            header: bearer_header(&token),
+            refresh_at: fetched_at + lifetime - margin,
+            expires_at: fetched_at + lifetime,
+        })
+    }
+}

@@ -1,0 +1,206 @@
+//! Local verification of a mesh token. No network, no Identity call.
+//!
+//! jsonwebtoken does the signature and the registered-claim checks, with its
+//! lax defaults overridden (RFC 8725, security.md):
+//! - the algorithm is pinned to HS256, and the header is checked against an
+//!   allow-list before anything else, so `none`, other HMAC sizes, asymmetric
+//!   algorithms and key-fetching parameters (`jku`, `jwk`, `x5u`, `x5c`,
+//!   `crit`, …) never get a say;
+//! - `exp`, `nbf`, `iss`, `aud`, `sub` are required (the library requires
+//!   only `exp`), `iat` and `role` are required by the typed [`Claims`];
+//! - `nbf` is validated (off by default), leeway is small.
+//!
+//! Then the checks the library lacks: a token at or after `exp` is expired
+//! (no leeway there), `iat` is not in the future, the lifetime is at most the
+//! configured 15 minutes, and `sub` has the shape its role implies.
+//!
+//! The key and the validation rules are built once, in [`TokenVerifier::new`].
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+
+use super::claims::{Claims, INTERNAL_SUBJECT, Role};
+use super::error::AuthError;
+use super::AUTHORIZATION;
+use crate::config::JwtSettings;
+
+/// The longest `sub` accepted; company names are at most 100 characters.
+const MAX_SUBJECT_BYTES: usize = 256;
+
+/// Verifies tokens with the shared key. Cheap to share behind an `Arc`.
+pub struct TokenVerifier {
+    key: DecodingKey,
+    validation: Validation,
+    leeway_secs: u64,
+    max_lifetime_secs: u64,
+}
+
+/// The only header parameters a mesh token may carry. Anything else (`kid`
+/// until keys rotate, `crit`, `jku`, `jwk`, `x5u`, `x5c`, …) is refused.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AllowedHeader {
+    alg: String,
+    #[serde(default)]
+    typ: Option<String>,
+}
+
+impl TokenVerifier {
+    pub fn new(settings: &JwtSettings) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.algorithms = vec![Algorithm::HS256];
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.validate_aud = true;
+        validation.leeway = settings.leeway.as_secs();
+        validation.set_issuer(&[settings.issuer.as_str()]);
+        validation.set_audience(&[settings.audience.as_str()]);
+        Self {
+            key: DecodingKey::from_secret(settings.secret.expose())
+                .expect("an HMAC key from bytes cannot fail"),
+            validation,
+            leeway_secs: settings.leeway.as_secs(),
+            max_lifetime_secs: settings.lifetime.as_secs(),
+        }
+    }
+
+    /// Verifies `token` (the part after `Bearer `) and returns its claims.
+    /// Errors name the `authorization` header; callers reading another header
+    /// re-label them with [`AuthError::for_header`].
+    pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        let fail = |problem| AuthError::invalid(AUTHORIZATION, problem);
+        check_header(token).map_err(fail)?;
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+            .map_err(|error| match error.kind() {
+                ErrorKind::ExpiredSignature => AuthError::Expired { header: AUTHORIZATION },
+                ErrorKind::ImmatureSignature => fail("the token is not valid yet (nbf)"),
+                ErrorKind::InvalidSignature => fail("the signature does not verify"),
+                ErrorKind::InvalidIssuer => fail("the issuer is not accepted"),
+                ErrorKind::InvalidAudience => fail("the audience is not accepted"),
+                ErrorKind::MissingRequiredClaim(_) => fail("a required claim is missing"),
+                ErrorKind::InvalidAlgorithm => fail("the algorithm is not allowed"),
+                ErrorKind::Json(_) | ErrorKind::InvalidClaimFormat(_) => {
+                    fail("the claims are missing, malformed or of the wrong type")
+                }
+                _ => fail("the token is malformed"),
+            })?
+            .claims;
+        self.check_claims(&claims, jsonwebtoken::get_current_timestamp())?;
+        Ok(claims)
+    }
+
+    /// The checks jsonwebtoken does not make, at time `now` (epoch seconds).
+    fn check_claims(&self, claims: &Claims, now: u64) -> Result<(), AuthError> {
+        let fail = |problem| AuthError::invalid(AUTHORIZATION, problem);
+        if now >= claims.exp {
+            return Err(AuthError::Expired { header: AUTHORIZATION });
+        }
+        if claims.iat > now.saturating_add(self.leeway_secs) {
+            return Err(fail("the token is issued in the future (iat)"));
+        }
+        if claims.nbf > now.saturating_add(self.leeway_secs) {
+            return Err(fail("the token is not valid yet (nbf)"));
+        }
+        if claims.exp <= claims.iat || claims.exp - claims.iat > self.max_lifetime_secs {
+            return Err(fail("the token's lifetime is longer than the mesh allows"));
+        }
+        if claims.sub.is_empty() || claims.sub.len() > MAX_SUBJECT_BYTES || claims.sub.chars().any(char::is_control) {
+            return Err(fail("the subject is empty, too long or not printable"));
+        }
+        let subject_fits_role = match claims.role {
+            Role::Patient => is_lowercase_uuid(&claims.sub),
+            Role::Internal => claims.sub == INTERNAL_SUBJECT,
+            Role::HealthcareCompany => claims.sub.trim() == claims.sub,
+        };
+        if !subject_fits_role {
+            return Err(fail("the subject does not fit the role"));
+        }
+        Ok(())
+    }
+}
+
+/// Header allow-list, checked before the library sees the token.
+fn check_header(token: &str) -> Result<(), &'static str> {
+    use base64::Engine as _;
+    let encoded = token.split('.').next().unwrap_or_default();
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(encoded)
+        .map_err(|_| "the header is not base64url")?;
+    let header: AllowedHeader =
+        serde_json::from_slice(&json).map_err(|_| "the header carries parameters the mesh does not accept")?;
+    if header.alg != "HS256" {
+        return Err("the algorithm is not allowed");
+    }
+    if header.typ.as_deref().is_some_and(|typ| typ != "JWT") {
+        return Err("the token type is not JWT");
+    }
+    Ok(())
+}
+
+/// A pseudoniem: a lowercase, hyphenated UUID.
+fn is_lowercase_uuid(value: &str) -> bool {
+    uuid::Uuid::try_parse(value).is_ok_and(|uuid| uuid.hyphenated().to_string() == value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{JwtSettings, SigningSecret};
+
+    fn verifier() -> TokenVerifier {
+        TokenVerifier::new(&JwtSettings::with_secret(SigningSecret::new(vec![7u8; 32]).unwrap()))
+    }
+
+    fn claims(now: u64) -> Claims {
+        Claims {
+            sub: INTERNAL_SUBJECT.into(),
+            role: Role::Internal,
+            iss: "i".into(),
+            aud: "a".into(),
+            exp: now + 900,
+            iat: now,
+            nbf: now,
+            jti: None,
+        }
+    }
+
+    #[test]
+    fn at_exp_a_token_is_expired() {
+        let v = verifier();
+        let mut c = claims(1_000);
+        c.exp = 1_900;
+        assert!(v.check_claims(&c, 1_899).is_ok());
+        assert_eq!(v.check_claims(&c, 1_900), Err(AuthError::Expired { header: AUTHORIZATION }));
+    }
+
+    #[test]
+    fn lifetime_is_capped() {
+        let v = verifier();
+        let mut c = claims(1_000);
+        c.exp = 1_000 + 901;
+        assert!(v.check_claims(&c, 1_000).is_err());
+    }
+
+    #[test]
+    fn iat_beyond_leeway_is_refused() {
+        let v = verifier();
+        let c = claims(1_006);
+        assert!(v.check_claims(&c, 1_000).is_err());
+        assert!(v.check_claims(&claims(1_005), 1_000).is_ok());
+    }
+
+    #[test]
+    fn subject_must_fit_role() {
+        let v = verifier();
+        let mut c = claims(1_000);
+        c.sub = "someone".into();
+        assert!(v.check_claims(&c, 1_000).is_err());
+        c.role = Role::Patient;
+        c.sub = "3F2504E0-4F89-41D3-9A0C-0305E82C3301".into();
+        assert!(v.check_claims(&c, 1_000).is_err());
+        c.sub = "3f2504e0-4f89-41d3-9a0c-0305e82c3301".into();
+        assert!(v.check_claims(&c, 1_000).is_ok());
+    }
+}

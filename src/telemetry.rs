@@ -1,0 +1,22 @@
+//! Structured logs.
+//!
+//! One line per event, with the request span's fields (request id, method,
+//! caller). `RUST_LOG` filters (default `info`); `LOG_FORMAT=json` writes
+//! JSON lines for a log pipeline. Nothing here logs a value by itself:
+//! secrets, tokens, passwords and BSNs are kept out of log calls at the
+//! source, and their types redact `Debug`.
+
+use tracing_subscriber::EnvFilter;
+
+/// Installs the global subscriber; a second call is a no-op (tests start
+/// many servers in one process).
+pub fn init() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let _ = if json {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.try_init()
+    };
+}
