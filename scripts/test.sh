@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# Runs every test: formatting, clippy, `cargo test`, then the contract's grpcurl
+# walkthrough (scripts/walkthrough.sh) against the real binary, twice:
+#   (a) one process, `toestemming all`, with a fresh DATA_DIR and no
+#       JWT_SECRET_KEY, so it generates a development key and credential;
+#   (b) three processes, `toestemming pseudoniem|identity|dossier`, each with
+#       its own database, sharing JWT_SECRET_KEY and INTERNAL_CLIENT_SECRET,
+#       finding each other on the default addresses.
+# Both use the default ports 127.0.0.1:50051-50053, which must be free.
+# The last line is `walkthrough: N passed, M failed`; the exit status is
+# non-zero on any failure.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+IDENTITY_ADDR=127.0.0.1:50051
+PSEUDONIEM_ADDR=127.0.0.1:50052
+DOSSIER_ADDR=127.0.0.1:50053
+WEBSITE_ADDR=127.0.0.1:8080
+READY_TIMEOUT_SECONDS="${READY_TIMEOUT_SECONDS:-60}"
+BIN="$root/target/debug/toestemming"
+
+section() { printf '\n==> %s\n' "$*"; }
+
+section "test dependencies"
+scripts/install-test-deps.sh
+GRPCURL="$root/.venv/bin/grpcurl"
+export GRPCURL
+
+section "cargo fmt --all -- --check"
+cargo fmt --all -- --check
+
+section "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
+
+section "cargo test --all-targets"
+cargo test --all-targets
+
+section "cargo build"
+cargo build
+
+# --- running the mesh -----------------------------------------------------
+
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/toestemming-test.XXXXXX")"
+pids=()
+names=()
+
+stop_all() {
+    local pid
+    for pid in "${pids[@]+"${pids[@]}"}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${pids[@]+"${pids[@]}"}"; do
+        # Up to 10 s for a graceful shutdown, then force it.
+        for _ in $(seq 1 100); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    pids=()
+    names=()
+}
+
+cleanup() {
+    stop_all
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+show_logs() {
+    local name
+    for name in "${names[@]+"${names[@]}"}"; do
+        echo "--- log of $name (last 200 lines) ---" >&2
+        tail -n 200 "$tmp/$name.log" >&2 || true
+    done
+}
+
+# start NAME [VAR=VALUE...] -- ARGS...: runs the binary in the background with
+# a clean auth/storage environment plus the given variables.
+start() {
+    local name="$1"
+    shift
+    local vars=()
+    while [[ "$1" != "--" ]]; do
+        vars+=("$1")
+        shift
+    done
+    shift
+    env -u JWT_SECRET_KEY -u JwtSettings__SecretSigningKey -u INTERNAL_CLIENT_SECRET \
+        -u DATABASE_URL -u DATA_DIR -u LISTEN_ADDR \
+        -u IDENTITY_URL -u PSEUDONIEM_URL -u DOSSIER_URL \
+        "${vars[@]+"${vars[@]}"}" "$BIN" "$@" >"$tmp/$name.log" 2>&1 &
+    pids+=("$!")
+    names+=("$name")
+    echo "started $name (pid $!): toestemming $*"
+}
+
+# Refuses to run against a server that is already listening: the walkthrough
+# would test that one instead of ours.
+require_free() {
+    local addr
+    for addr in "$@"; do
+        if python3 -c '
+import socket, sys
+host, port = sys.argv[1].rsplit(":", 1)
+try:
+    socket.create_connection((host, int(port)), timeout=1).close()
+except OSError:
+    sys.exit(1)
+' "$addr"; then
+            echo "something is already listening on $addr; stop it and rerun" >&2
+            return 1
+        fi
+    done
+}
+
+# Polls grpc.health.v1.Health/Check on each address until SERVING, while the
+# started processes stay alive.
+wait_ready() {
+    local addr deadline=$((SECONDS + READY_TIMEOUT_SECONDS)) i
+    for addr in "$@"; do
+        until "$GRPCURL" -plaintext -connect-timeout 2 -max-time 5 "$addr" grpc.health.v1.Health/Check \
+            2>/dev/null | grep -q '"SERVING"'; do
+            for i in "${!pids[@]}"; do
+                if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+                    echo "${names[$i]} exited before $addr became ready" >&2
+                    return 1
+                fi
+            done
+            if ((SECONDS >= deadline)); then
+                echo "$addr not SERVING after ${READY_TIMEOUT_SECONDS}s" >&2
+                return 1
+            fi
+            sleep 0.5
+        done
+        echo "ready: $addr"
+    done
+}
+
+walkthrough() {
+    IDENTITY_ADDR="$IDENTITY_ADDR" PSEUDONIEM_ADDR="$PSEUDONIEM_ADDR" DOSSIER_ADDR="$DOSSIER_ADDR" \
+        scripts/walkthrough.sh
+}
+
+passed=0
+failed=0
+
+# run_mode LABEL SETUP_FUNCTION [EXTRA_ADDR...]: starts the mesh, walks
+# through, stops it. EXTRA_ADDRs must be free too (the website of `all`).
+run_mode() {
+    local label="$1" setup="$2"
+    shift 2
+    section "walkthrough ($label)"
+    if require_free "$IDENTITY_ADDR" "$PSEUDONIEM_ADDR" "$DOSSIER_ADDR" "$@" &&
+        "$setup" &&
+        wait_ready "$IDENTITY_ADDR" "$PSEUDONIEM_ADDR" "$DOSSIER_ADDR" &&
+        walkthrough; then
+        passed=$((passed + 1))
+        echo "walkthrough ($label): passed"
+    else
+        failed=$((failed + 1))
+        echo "walkthrough ($label): FAILED" >&2
+        show_logs
+    fi
+    stop_all
+}
+
+mesh_in_one_process() {
+    mkdir -p "$tmp/all"
+    start all "DATA_DIR=$tmp/all" -- all
+}
+
+mesh_in_three_processes() {
+    local jwt_key internal_secret service
+    jwt_key="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+    internal_secret="$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+    for service in pseudoniem identity dossier; do
+        mkdir -p "$tmp/$service"
+    done
+    start pseudoniem "JWT_SECRET_KEY=$jwt_key" "INTERNAL_CLIENT_SECRET=$internal_secret" \
+        "DATA_DIR=$tmp/pseudoniem" "DATABASE_URL=sqlite://$tmp/pseudoniem/pseudoniem.db?mode=rwc" \
+        "LISTEN_ADDR=$PSEUDONIEM_ADDR" -- pseudoniem
+    start identity "JWT_SECRET_KEY=$jwt_key" "INTERNAL_CLIENT_SECRET=$internal_secret" \
+        "DATA_DIR=$tmp/identity" "DATABASE_URL=sqlite://$tmp/identity/identity.db?mode=rwc" \
+        "LISTEN_ADDR=$IDENTITY_ADDR" -- identity
+    start dossier "JWT_SECRET_KEY=$jwt_key" "INTERNAL_CLIENT_SECRET=$internal_secret" \
+        "DATA_DIR=$tmp/dossier" "DATABASE_URL=sqlite://$tmp/dossier/dossier.db?mode=rwc" \
+        "LISTEN_ADDR=$DOSSIER_ADDR" -- dossier
+}
+
+run_mode "toestemming all, one process" mesh_in_one_process "$WEBSITE_ADDR"
+run_mode "three processes" mesh_in_three_processes
+
+echo
+echo "walkthrough: $passed passed, $failed failed"
+((failed == 0))
