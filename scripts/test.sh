@@ -17,7 +17,6 @@ cd "$root"
 IDENTITY_ADDR=127.0.0.1:50051
 PSEUDONIEM_ADDR=127.0.0.1:50052
 DOSSIER_ADDR=127.0.0.1:50053
-WEBSITE_ADDR=127.0.0.1:8080
 READY_TIMEOUT_SECONDS="${READY_TIMEOUT_SECONDS:-60}"
 BIN="$root/target/debug/toestemming"
 
@@ -150,7 +149,7 @@ passed=0
 failed=0
 
 # run_mode LABEL SETUP_FUNCTION [EXTRA_ADDR...]: starts the mesh, walks
-# through, stops it. EXTRA_ADDRs must be free too (the website of `all`).
+# through, stops it. EXTRA_ADDRs must be free too.
 run_mode() {
     local label="$1" setup="$2"
     shift 2
@@ -192,7 +191,7 @@ mesh_in_three_processes() {
         "LISTEN_ADDR=$DOSSIER_ADDR" -- dossier
 }
 
-run_mode "toestemming all, one process" mesh_in_one_process "$WEBSITE_ADDR"
+run_mode "toestemming all, one process" mesh_in_one_process
 run_mode "three processes" mesh_in_three_processes
 
 echo
