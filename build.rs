@@ -38,7 +38,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     compiler.include_imports(true).include_source_info(true);
     compiler.open_files(PROTOS)?;
 
-    std::fs::write(out_dir.join("descriptor.bin"), compiler.encode_file_descriptor_set())?;
+    std::fs::write(
+        out_dir.join("descriptor.bin"),
+        compiler.encode_file_descriptor_set(),
+    )?;
 
     let pool = compiler.descriptor_pool();
     std::fs::write(out_dir.join("access_rules.rs"), access_table(&pool)?)?;
@@ -71,7 +74,9 @@ fn access_table(pool: &DescriptorPool) -> Result<String, Box<dyn Error>> {
             let path = format!("/{}/{}", service.full_name(), method.name());
             let options = method.options();
             if !options.has_extension(&extension) {
-                problems.push(format!("{path} declares no (toestemming.auth.v1.access) option"));
+                problems.push(format!(
+                    "{path} declares no (toestemming.auth.v1.access) option"
+                ));
                 continue;
             }
             let rule = options.get_extension(&extension);
@@ -87,11 +92,17 @@ fn access_table(pool: &DescriptorPool) -> Result<String, Box<dyn Error>> {
             if let Some(Value::List(values)) = rule.get_field_by_name("roles").as_deref() {
                 for value in values {
                     let number = value.as_enum_number().unwrap_or_default();
-                    match role_enum.get_value(number).map(|v| v.name().to_owned()).as_deref() {
+                    match role_enum
+                        .get_value(number)
+                        .map(|v| v.name().to_owned())
+                        .as_deref()
+                    {
                         Some("ROLE_PATIENT") => roles.push("Role::Patient"),
                         Some("ROLE_HEALTHCARE_COMPANY") => roles.push("Role::HealthcareCompany"),
                         Some("ROLE_INTERNAL") => roles.push("Role::Internal"),
-                        other => problems.push(format!("{path}: role {other:?} may not be granted")),
+                        other => {
+                            problems.push(format!("{path}: role {other:?} may not be granted"))
+                        }
                     }
                 }
             }
@@ -123,4 +134,3 @@ fn access_table(pool: &DescriptorPool) -> Result<String, Box<dyn Error>> {
          pub static METHOD_ACCESS: &[MethodAccess] = &[\n{rows}];\n"
     ))
 }
-

@@ -55,6 +55,14 @@ impl fmt::Debug for Bsn {
     }
 }
 
+impl Bsn {
+    /// Parses the request field `field`, answering INVALID_ARGUMENT with a
+    /// field violation that names the rule, never the value.
+    pub fn from_field(field: &str, input: &str) -> Result<Self, tonic::Status> {
+        Self::parse(input).map_err(|error| crate::errors::invalid_field(field, error.to_string()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,7 +81,15 @@ mod tests {
 
     #[test]
     fn rejects_wrong_shapes() {
-        for input in ["", "12345678", "1234567820", "12345678a", " 23456782", "+23456782", "１２３４５６７８２"] {
+        for input in [
+            "",
+            "12345678",
+            "1234567820",
+            "12345678a",
+            " 23456782",
+            "+23456782",
+            "１２３４５６７８２",
+        ] {
             assert_eq!(Bsn::parse(input), Err(BsnError::Shape), "{input:?}");
         }
         assert_eq!(Bsn::parse("000000000"), Err(BsnError::AllZeros));

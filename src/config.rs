@@ -58,7 +58,11 @@ impl SigningSecret {
     pub fn generate() -> Self {
         let mut bytes = [0u8; 48];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
-        Self(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes).into_bytes())
+        Self(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(bytes)
+                .into_bytes(),
+        )
     }
 
     pub fn expose(&self) -> &[u8] {
@@ -174,9 +178,9 @@ impl Settings {
                     jwt.audience = audience;
                 }
                 if let Some(seconds) = get("JWT_LEEWAY_SECONDS") {
-                    let seconds: u64 = seconds
-                        .parse()
-                        .map_err(|_| ConfigError("JWT_LEEWAY_SECONDS must be a whole number of seconds".into()))?;
+                    let seconds: u64 = seconds.parse().map_err(|_| {
+                        ConfigError("JWT_LEEWAY_SECONDS must be a whole number of seconds".into())
+                    })?;
                     let leeway = Duration::from_secs(seconds);
                     if leeway > MAX_LEEWAY {
                         return Err(ConfigError(format!(
@@ -189,30 +193,39 @@ impl Settings {
                 Some(jwt)
             }
         };
-        let internal_secret = get("INTERNAL_CLIENT_SECRET").map(ServiceCredential::new).transpose()?;
+        let internal_secret = get("INTERNAL_CLIENT_SECRET")
+            .map(ServiceCredential::new)
+            .transpose()?;
         let endpoints = Endpoints {
-            identity_url: get("IDENTITY_URL").unwrap_or_else(|| format!("http://{DEFAULT_IDENTITY_ADDR}")),
-            pseudoniem_url: get("PSEUDONIEM_URL").unwrap_or_else(|| format!("http://{DEFAULT_PSEUDONIEM_ADDR}")),
-            dossier_url: get("DOSSIER_URL").unwrap_or_else(|| format!("http://{DEFAULT_DOSSIER_ADDR}")),
+            identity_url: get("IDENTITY_URL")
+                .unwrap_or_else(|| format!("http://{DEFAULT_IDENTITY_ADDR}")),
+            pseudoniem_url: get("PSEUDONIEM_URL")
+                .unwrap_or_else(|| format!("http://{DEFAULT_PSEUDONIEM_ADDR}")),
+            dossier_url: get("DOSSIER_URL")
+                .unwrap_or_else(|| format!("http://{DEFAULT_DOSSIER_ADDR}")),
         };
         let listen_addr = get("LISTEN_ADDR")
             .map(|addr| {
-                addr.parse()
-                    .map_err(|_| ConfigError(format!("LISTEN_ADDR must be host:port, e.g. {DEFAULT_DOSSIER_ADDR}")))
+                addr.parse().map_err(|_| {
+                    ConfigError(format!(
+                        "LISTEN_ADDR must be host:port, e.g. {DEFAULT_DOSSIER_ADDR}"
+                    ))
+                })
             })
             .transpose()?;
         let dependency_timeout = match get("DEPENDENCY_TIMEOUT_MS") {
             None => Duration::from_secs(3),
-            Some(ms) => Duration::from_millis(
-                ms.parse()
-                    .map_err(|_| ConfigError("DEPENDENCY_TIMEOUT_MS must be a whole number of milliseconds".into()))?,
-            ),
+            Some(ms) => Duration::from_millis(ms.parse().map_err(|_| {
+                ConfigError("DEPENDENCY_TIMEOUT_MS must be a whole number of milliseconds".into())
+            })?),
         };
         Ok(Self {
             jwt,
             internal_secret,
             endpoints,
-            data_dir: get("DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("./data")),
+            data_dir: get("DATA_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("./data")),
             database_url: get("DATABASE_URL"),
             listen_addr,
             dependency_timeout,
@@ -246,7 +259,10 @@ impl Settings {
     pub fn database_url_for(&self, service: &str, explicit: Option<&str>) -> String {
         match explicit {
             Some(url) => url.to_owned(),
-            None => format!("sqlite://{}?mode=rwc", self.data_dir.join(format!("{service}.db")).display()),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join(format!("{service}.db")).display()
+            ),
         }
     }
 }
@@ -257,7 +273,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Settings::from_lookup(|name| map.get(name).cloned())
     }
 
@@ -266,7 +285,10 @@ mod tests {
         let error = settings(&[("JWT_SECRET_KEY", "too-short")]).unwrap_err();
         assert!(error.0.contains("JWT_SECRET_KEY"), "{error}");
         assert!(error.0.contains("32"), "{error}");
-        assert!(!error.0.contains("too-short"), "the message must not echo the key");
+        assert!(
+            !error.0.contains("too-short"),
+            "the message must not echo the key"
+        );
     }
 
     #[test]
@@ -298,8 +320,15 @@ mod tests {
     #[test]
     fn debug_output_hides_secrets() {
         let key = "s".repeat(40);
-        let s = settings(&[("JWT_SECRET_KEY", &key), ("INTERNAL_CLIENT_SECRET", "service-cred-xyz")]).unwrap();
+        let s = settings(&[
+            ("JWT_SECRET_KEY", &key),
+            ("INTERNAL_CLIENT_SECRET", "service-cred-xyz"),
+        ])
+        .unwrap();
         let shown = format!("{s:?}");
-        assert!(!shown.contains(&key) && !shown.contains("service-cred-xyz"), "{shown}");
+        assert!(
+            !shown.contains(&key) && !shown.contains("service-cred-xyz"),
+            "{shown}"
+        );
     }
 }

@@ -34,7 +34,11 @@ impl FieldErrors {
     }
 
     /// Records the error of a validation result, keeping its value.
-    pub fn check<T, E: std::fmt::Display>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
+    pub fn check<T, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        result: Result<T, E>,
+    ) -> Option<T> {
         match result {
             Ok(value) => Some(value),
             Err(error) => {
@@ -73,7 +77,11 @@ pub fn with_error_info(
     reason: &str,
     metadata: HashMap<String, String>,
 ) -> Status {
-    Status::with_error_details(code, message, ErrorDetails::with_error_info(reason, DOMAIN, metadata))
+    Status::with_error_details(
+        code,
+        message,
+        ErrorDetails::with_error_info(reason, DOMAIN, metadata),
+    )
 }
 
 /// Maps the failure of a call to another service of the mesh to what this
@@ -96,4 +104,18 @@ pub fn dependency_failed(dependency: &str, status: Status) -> Status {
     };
     tracing::warn!(dependency, code = ?status.code(), message = status.message(), "dependency call failed");
     Status::unavailable(format!("{dependency} {reason}"))
+}
+
+/// Answers a storage failure. The database's own text is logged (it names
+/// tables and constraints, never bound values) but not returned: a caller
+/// learns only that it may retry (UNAVAILABLE) or that it should not
+/// (INTERNAL).
+pub fn storage_failed(error: sqlx::Error) -> Status {
+    tracing::error!(%error, "storage failure");
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            Status::unavailable("storage is unavailable; retry later")
+        }
+        _ => Status::internal("storage failure"),
+    }
 }

@@ -14,17 +14,21 @@
 
 pub mod auth;
 pub mod bsn;
-// pub mod cli;
+pub mod cli;
 pub mod config;
 pub mod errors;
+pub mod launch;
 pub mod mesh;
 pub mod proto;
 pub mod storage;
 pub mod telemetry;
 
-//#[path = "../services/identity/mod.rs"]
-// pub mod identity;
-//#[path = "../services/pseudoniem/mod.rs"]
-// pub mod pseudoniem;
-//#[path = "../services/dossier/mod.rs"]
-// pub mod dossier;
+#[path = "../services/dossier/mod.rs"]
+pub mod dossier;
+#[path = "../services/identity/mod.rs"]
+pub mod identity;
+#[path = "../services/pseudoniem/mod.rs"]
+pub mod pseudoniem;
+
+/// What a server's start-up can fail with (configuration, storage, bind).
+pub type Result<T, E = Box<dyn std::error::Error + Send + Sync>> = std::result::Result<T, E>;

@@ -36,10 +36,16 @@ const PUBLIC_INFRASTRUCTURE: &[&str] = &[
 
 /// The rule for a request path, or `None` for a path the mesh does not serve.
 pub fn access_rule(path: &str) -> Option<AccessRule> {
-    if PUBLIC_INFRASTRUCTURE.iter().any(|prefix| path.starts_with(prefix)) {
+    if PUBLIC_INFRASTRUCTURE
+        .iter()
+        .any(|prefix| path.starts_with(prefix))
+    {
         return Some(AccessRule::Public);
     }
-    METHOD_ACCESS.iter().find(|m| m.path == path).map(|m| m.rule)
+    METHOD_ACCESS
+        .iter()
+        .find(|m| m.path == path)
+        .map(|m| m.rule)
 }
 
 impl AccessRule {
@@ -62,20 +68,29 @@ mod tests {
             "/toestemming.pseudoniem.v1.PseudoniemService/GetPseudoniem",
             "/toestemming.pseudoniem.v1.PseudoniemService/LookupPseudoniem",
         ] {
-            assert_eq!(access_rule(path), Some(AccessRule::Roles(&[Role::Internal])));
+            assert_eq!(
+                access_rule(path),
+                Some(AccessRule::Roles(&[Role::Internal]))
+            );
         }
     }
 
     #[test]
     fn unknown_paths_have_no_rule() {
-        assert_eq!(access_rule("/toestemming.dossier.v1.DossierService/Nope"), None);
+        assert_eq!(
+            access_rule("/toestemming.dossier.v1.DossierService/Nope"),
+            None
+        );
         assert_eq!(access_rule("/grpc.health.v1.Healthy/Check"), None);
         assert_eq!(access_rule(""), None);
     }
 
     #[test]
     fn health_and_reflection_are_public() {
-        assert_eq!(access_rule("/grpc.health.v1.Health/Check"), Some(AccessRule::Public));
+        assert_eq!(
+            access_rule("/grpc.health.v1.Health/Check"),
+            Some(AccessRule::Public)
+        );
         assert_eq!(
             access_rule("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"),
             Some(AccessRule::Public)

@@ -15,7 +15,10 @@ pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
 /// Returns the single bearer token under `key`, or `Ok(None)` when the key
 /// is absent.
-pub fn read_bearer<'a>(headers: &'a HeaderMap, key: &'static str) -> Result<Option<&'a str>, AuthError> {
+pub fn read_bearer<'a>(
+    headers: &'a HeaderMap,
+    key: &'static str,
+) -> Result<Option<&'a str>, AuthError> {
     let mut values = headers.get_all(key).iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -27,7 +30,9 @@ pub fn read_bearer<'a>(headers: &'a HeaderMap, key: &'static str) -> Result<Opti
     let value = value
         .to_str()
         .map_err(|_| AuthError::invalid(key, "the credential is not ASCII"))?;
-    parse_bearer(value).map(Some).map_err(|problem| AuthError::invalid(key, problem))
+    parse_bearer(value)
+        .map(Some)
+        .map_err(|problem| AuthError::invalid(key, problem))
 }
 
 /// Splits `Bearer <token>` and checks the token's shape.

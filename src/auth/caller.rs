@@ -29,7 +29,8 @@ impl VerifiedToken {
 pub fn bearer_header(token: &str) -> HeaderValue {
     // A token is base64url and dots (checked on the way in, or signed by
     // us), so it is always a valid header value.
-    let mut value = HeaderValue::try_from(format!("Bearer {token}")).expect("a compact JWS is visible ASCII");
+    let mut value =
+        HeaderValue::try_from(format!("Bearer {token}")).expect("a compact JWS is visible ASCII");
     value.set_sensitive(true);
     value
 }
@@ -82,10 +83,9 @@ impl Caller {
     /// Missing only if a handler is wired without the layer: an internal
     /// fault, never a reason to let the call through.
     pub fn from_request<T>(request: &tonic::Request<T>) -> Result<&Caller, Status> {
-        request
-            .extensions()
-            .get::<Caller>()
-            .ok_or_else(|| Status::internal("the request was not authenticated by the verify layer"))
+        request.extensions().get::<Caller>().ok_or_else(|| {
+            Status::internal("the request was not authenticated by the verify layer")
+        })
     }
 
     /// The immediate caller's subject when it has `role`; the verify layer
@@ -94,7 +94,9 @@ impl Caller {
         if self.principal.role == role {
             Ok(&self.principal.subject)
         } else {
-            Err(Status::permission_denied(format!("this method is for role {role}")))
+            Err(Status::permission_denied(format!(
+                "this method is for role {role}"
+            )))
         }
     }
 }

@@ -20,12 +20,18 @@ pub enum AuthError {
     Missing { header: &'static str },
     /// A credential that is malformed, forged, or fails a claim check.
     /// Reason `TOKEN_INVALID`.
-    Invalid { header: &'static str, problem: &'static str },
+    Invalid {
+        header: &'static str,
+        problem: &'static str,
+    },
     /// A genuine token at or past its `exp`. Reason `TOKEN_EXPIRED`.
     Expired { header: &'static str },
     /// A verified caller the RPC's rule does not admit. Reason
     /// `ROLE_NOT_ALLOWED`.
-    RoleNotAllowed { role: Role, allowed: &'static [Role] },
+    RoleNotAllowed {
+        role: Role,
+        allowed: &'static [Role],
+    },
 }
 
 impl AuthError {

@@ -35,7 +35,10 @@ impl ForwardLayer {
     /// `tokens`: set for clients of services that want this service's own
     /// Internal token. `max_call_time`: the longest one call may take.
     pub fn new(tokens: Option<InternalTokenSource>, max_call_time: Duration) -> Self {
-        Self { tokens, max_call_time }
+        Self {
+            tokens,
+            max_call_time,
+        }
     }
 }
 
@@ -75,9 +78,17 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let context = request.extensions_mut().remove::<CallContext>().unwrap_or_default();
+        let context = request
+            .extensions_mut()
+            .remove::<CallContext>()
+            .unwrap_or_default();
         let headers = request.headers_mut();
-        for owned in [AUTHORIZATION, FORWARDED_AUTHORIZATION, REQUEST_ID, "grpc-timeout"] {
+        for owned in [
+            AUTHORIZATION,
+            FORWARDED_AUTHORIZATION,
+            REQUEST_ID,
+            "grpc-timeout",
+        ] {
             headers.remove(owned);
         }
         if let Some(end_user) = context.caller.as_ref().map(|caller| caller.end_user())
@@ -86,11 +97,14 @@ where
             headers.insert(FORWARDED_AUTHORIZATION, end_user.token.bearer_header());
         }
         if let Some(id) = &context.request_id {
-            headers.insert(REQUEST_ID, HeaderValue::from_str(id.as_str()).expect("request ids are sanitised"));
+            headers.insert(
+                REQUEST_ID,
+                HeaderValue::from_str(id.as_str()).expect("request ids are sanitised"),
+            );
         }
-        let budget = context
-            .deadline
-            .map_or(self.max_call_time, |deadline| deadline.remaining().min(self.max_call_time));
+        let budget = context.deadline.map_or(self.max_call_time, |deadline| {
+            deadline.remaining().min(self.max_call_time)
+        });
         headers.insert(
             "grpc-timeout",
             HeaderValue::from_str(&format_grpc_timeout(budget)).expect("digits and a unit"),
@@ -106,13 +120,17 @@ where
             }
             let call = async {
                 if let Some(tokens) = tokens {
-                    request.headers_mut().insert(AUTHORIZATION, tokens.authorization().await?);
+                    request
+                        .headers_mut()
+                        .insert(AUTHORIZATION, tokens.authorization().await?);
                 }
                 inner.call(request).await.map_err(Into::into)
             };
             match tokio::time::timeout(budget, call).await {
                 Ok(result) => result,
-                Err(_) => Err(Status::deadline_exceeded("the dependency did not answer in time").into()),
+                Err(_) => {
+                    Err(Status::deadline_exceeded("the dependency did not answer in time").into())
+                }
             }
         })
     }

@@ -40,7 +40,8 @@ pub struct TokenIssuer {
 impl TokenIssuer {
     pub fn new(settings: &JwtSettings) -> Self {
         Self {
-            key: EncodingKey::from_secret(settings.secret.expose()).expect("an HMAC key from bytes cannot fail"),
+            key: EncodingKey::from_secret(settings.secret.expose())
+                .expect("an HMAC key from bytes cannot fail"),
             // `{"typ":"JWT","alg":"HS256"}`; a `kid` joins once keys rotate.
             header: Header::new(Algorithm::HS256),
             issuer: settings.issuer.clone(),
@@ -51,7 +52,11 @@ impl TokenIssuer {
 
     /// Signs a token for `subject` in `role`, valid from now for the
     /// configured lifetime.
-    pub fn issue(&self, subject: &str, role: Role) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
+    pub fn issue(
+        &self,
+        subject: &str,
+        role: Role,
+    ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
         let now = jsonwebtoken::get_current_timestamp();
         let claims = Claims {
             sub: subject.to_owned(),

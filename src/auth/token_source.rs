@@ -71,7 +71,11 @@ impl InternalTokenSource {
 
     /// Another service's source: IssueInternalToken on `identity` (a plain
     /// channel: this call has no end user to forward).
-    pub fn from_identity(identity: Channel, service_name: &str, credential: ServiceCredential) -> Self {
+    pub fn from_identity(
+        identity: Channel,
+        service_name: &str,
+        credential: ServiceCredential,
+    ) -> Self {
         Self::with(Fetcher::Identity {
             client: IdentityServiceClient::new(identity),
             service_name: service_name.to_owned(),
@@ -113,19 +117,25 @@ impl InternalTokenSource {
             }
             Err(status) => {
                 // Keep going on the old token while it is still good.
-                if let Some(header) = self.cached(|c| Instant::now() + EXPIRY_SAFETY < c.expires_at) {
+                if let Some(header) = self.cached(|c| Instant::now() + EXPIRY_SAFETY < c.expires_at)
+                {
                     tracing::warn!(code = ?status.code(), "internal token refresh failed; using the cached token");
                     return Ok(header);
                 }
                 tracing::warn!(code = ?status.code(), "cannot get an internal token");
-                Err(Status::unavailable("this service cannot get its internal token from Identity"))
+                Err(Status::unavailable(
+                    "this service cannot get its internal token from Identity",
+                ))
             }
         }
     }
 
     fn cached(&self, usable: impl Fn(&Cached) -> bool) -> Option<HeaderValue> {
         let cached = self.inner.cached.lock().expect("token cache lock");
-        cached.as_ref().filter(|c| usable(c)).map(|c| c.header.clone())
+        cached
+            .as_ref()
+            .filter(|c| usable(c))
+            .map(|c| c.header.clone())
     }
 
     async fn fetch(&self) -> Result<Cached, Status> {
@@ -148,16 +158,25 @@ impl InternalTokenSource {
                     service_secret: credential.expose().to_owned(),
                 });
                 request.set_timeout(Duration::from_secs(5));
-                let response = client.clone().issue_internal_token(request).await?.into_inner();
+                let response = client
+                    .clone()
+                    .issue_internal_token(request)
+                    .await?
+                    .into_inner();
                 (response.access_token, response.expires_in)
             }
         };
         if crate::auth::bearer::parse_bearer(&format!("Bearer {token}")).is_err() {
-            return Err(Status::internal("Identity returned a malformed internal token"));
+            return Err(Status::internal(
+                "Identity returned a malformed internal token",
+            ));
         }
         let lifetime = Duration::from_secs(u64::try_from(expires_in).unwrap_or(0));
         let margin = (lifetime / 5).min(MAX_REFRESH_MARGIN);
-        tracing::info!(lifetime_secs = lifetime.as_secs(), "internal token obtained");
+        tracing::info!(
+            lifetime_secs = lifetime.as_secs(),
+            "internal token obtained"
+        );
         Ok(Cached {
             header: bearer_header(&token),
             refresh_at: fetched_at + lifetime - margin,

@@ -20,9 +20,9 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
+use super::AUTHORIZATION;
 use super::claims::{Claims, INTERNAL_SUBJECT, Role};
 use super::error::AuthError;
-use super::AUTHORIZATION;
 use crate::config::JwtSettings;
 
 /// The longest `sub` accepted; company names are at most 100 characters.
@@ -74,7 +74,9 @@ impl TokenVerifier {
         check_header(token).map_err(fail)?;
         let claims = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
             .map_err(|error| match error.kind() {
-                ErrorKind::ExpiredSignature => AuthError::Expired { header: AUTHORIZATION },
+                ErrorKind::ExpiredSignature => AuthError::Expired {
+                    header: AUTHORIZATION,
+                },
                 ErrorKind::ImmatureSignature => fail("the token is not valid yet (nbf)"),
                 ErrorKind::InvalidSignature => fail("the signature does not verify"),
                 ErrorKind::InvalidIssuer => fail("the issuer is not accepted"),
@@ -95,7 +97,9 @@ impl TokenVerifier {
     fn check_claims(&self, claims: &Claims, now: u64) -> Result<(), AuthError> {
         let fail = |problem| AuthError::invalid(AUTHORIZATION, problem);
         if now >= claims.exp {
-            return Err(AuthError::Expired { header: AUTHORIZATION });
+            return Err(AuthError::Expired {
+                header: AUTHORIZATION,
+            });
         }
         if claims.iat > now.saturating_add(self.leeway_secs) {
             return Err(fail("the token is issued in the future (iat)"));
@@ -106,7 +110,10 @@ impl TokenVerifier {
         if claims.exp <= claims.iat || claims.exp - claims.iat > self.max_lifetime_secs {
             return Err(fail("the token's lifetime is longer than the mesh allows"));
         }
-        if claims.sub.is_empty() || claims.sub.len() > MAX_SUBJECT_BYTES || claims.sub.chars().any(char::is_control) {
+        if claims.sub.is_empty()
+            || claims.sub.len() > MAX_SUBJECT_BYTES
+            || claims.sub.chars().any(char::is_control)
+        {
             return Err(fail("the subject is empty, too long or not printable"));
         }
         let subject_fits_role = match claims.role {
@@ -128,8 +135,8 @@ fn check_header(token: &str) -> Result<(), &'static str> {
     let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(encoded)
         .map_err(|_| "the header is not base64url")?;
-    let header: AllowedHeader =
-        serde_json::from_slice(&json).map_err(|_| "the header carries parameters the mesh does not accept")?;
+    let header: AllowedHeader = serde_json::from_slice(&json)
+        .map_err(|_| "the header carries parameters the mesh does not accept")?;
     if header.alg != "HS256" {
         return Err("the algorithm is not allowed");
     }
@@ -150,7 +157,9 @@ mod tests {
     use crate::config::{JwtSettings, SigningSecret};
 
     fn verifier() -> TokenVerifier {
-        TokenVerifier::new(&JwtSettings::with_secret(SigningSecret::new(vec![7u8; 32]).unwrap()))
+        TokenVerifier::new(&JwtSettings::with_secret(
+            SigningSecret::new(vec![7u8; 32]).unwrap(),
+        ))
     }
 
     fn claims(now: u64) -> Claims {
@@ -172,7 +181,12 @@ mod tests {
         let mut c = claims(1_000);
         c.exp = 1_900;
         assert!(v.check_claims(&c, 1_899).is_ok());
-        assert_eq!(v.check_claims(&c, 1_900), Err(AuthError::Expired { header: AUTHORIZATION }));
+        assert_eq!(
+            v.check_claims(&c, 1_900),
+            Err(AuthError::Expired {
+                header: AUTHORIZATION
+            })
+        );
     }
 
     #[test]

@@ -107,8 +107,14 @@ fn authorize<B>(verifier: &TokenVerifier, request: &mut Request<B>) -> Result<()
 }
 
 /// Steps 3 and 4 of the module docs.
-fn authenticate(verifier: &TokenVerifier, headers: &HeaderMap, allowed: &'static [Role]) -> Result<Caller, AuthError> {
-    let token = read_bearer(headers, AUTHORIZATION)?.ok_or(AuthError::Missing { header: AUTHORIZATION })?;
+fn authenticate(
+    verifier: &TokenVerifier,
+    headers: &HeaderMap,
+    allowed: &'static [Role],
+) -> Result<Caller, AuthError> {
+    let token = read_bearer(headers, AUTHORIZATION)?.ok_or(AuthError::Missing {
+        header: AUTHORIZATION,
+    })?;
     let claims = verifier.verify(token)?;
     if !allowed.contains(&claims.role) {
         return Err(AuthError::RoleNotAllowed {
@@ -152,6 +158,9 @@ fn record_in_span(caller: &Caller) {
     span.record("caller", caller.principal.subject.as_str());
     span.record("role", caller.principal.role.as_str());
     if let Some(end_user) = &caller.on_behalf_of {
-        span.record("on_behalf_of", format!("{}:{}", end_user.role, end_user.subject));
+        span.record(
+            "on_behalf_of",
+            format!("{}:{}", end_user.role, end_user.subject),
+        );
     }
 }

@@ -18,7 +18,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// A lazily connected channel to `url` (e.g. `http://127.0.0.1:50052`).
 pub fn channel(url: &str) -> Result<Channel, ConfigError> {
     let endpoint = Endpoint::from_shared(url.to_owned())
-        .map_err(|_| ConfigError(format!("{url:?} is not a valid service URL (e.g. http://127.0.0.1:50052)")))?
+        .map_err(|_| {
+            ConfigError(format!(
+                "{url:?} is not a valid service URL (e.g. http://127.0.0.1:50052)"
+            ))
+        })?
         .connect_timeout(CONNECT_TIMEOUT)
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(30))

@@ -69,7 +69,8 @@ where
             .and_then(|value| value.to_str().ok())
             .and_then(RequestId::parse)
             .unwrap_or_else(RequestId::generate);
-        let header = HeaderValue::from_str(request_id.as_str()).expect("a sanitised request id is a valid header");
+        let header = HeaderValue::from_str(request_id.as_str())
+            .expect("a sanitised request id is a valid header");
         request.headers_mut().insert(REQUEST_ID, header.clone());
 
         let asked = request

@@ -1,0 +1,101 @@
+//! Passwords and company secrets: how they are made, stored and compared.
+//!
+//! - Passwords are stored as argon2id PHC strings (memory-hard, salted).
+//!   Hashing and verifying run on the blocking pool: they take tens of
+//!   milliseconds of CPU by design and must not stall the async workers.
+//! - A company secret is 32 random bytes, so a plain SHA-256 is enough to
+//!   store it; it is compared in constant time.
+//! - Unknown accounts are verified against a decoy hash, so "no such
+//!   account" and "wrong password" take the same time.
+
+use argon2::Argon2;
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use base64::Engine as _;
+use rand::RngCore as _;
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq as _;
+use tonic::Status;
+
+/// Shortest password accepted (contract).
+pub const MIN_PASSWORD_CHARS: usize = 10;
+/// Longest password accepted: bounds the hashing work one request can ask.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// Hashes a new password (argon2id, random salt).
+pub async fn hash_password(password: String) -> Result<String, Status> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+    })
+    .await
+    .map_err(|_| Status::internal("password hashing failed"))?
+    .map_err(|_| Status::internal("password hashing failed"))
+}
+
+/// Whether `password` matches `stored`, in constant time. A stored hash that
+/// does not parse never matches.
+pub async fn verify_password(password: String, stored: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&stored).is_ok_and(|hash| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &hash)
+                .is_ok()
+        })
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A hash of a random password, made once at start-up, to verify against
+/// when the account does not exist.
+pub async fn decoy_hash() -> Result<String, Status> {
+    let mut bytes = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hash_password(base64::engine::general_purpose::STANDARD.encode(bytes)).await
+}
+
+/// A new company client secret: 32 random bytes, base64url.
+pub fn new_client_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// How a client secret is stored: SHA-256, hex.
+pub fn hash_client_secret(secret: &str) -> String {
+    let digest = Sha256::digest(secret.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Constant-time equality of two secrets or hashes.
+pub fn secrets_match(a: &str, b: &str) -> bool {
+    a.as_bytes().ct_eq(b.as_bytes()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_password_verifies_only_against_its_own_hash() {
+        let hash = hash_password("correct horse battery".into()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse battery".into(), hash.clone()).await);
+        assert!(!verify_password("correct horse battery!".into(), hash).await);
+        assert!(!verify_password("x".into(), "not a hash".into()).await);
+    }
+
+    #[test]
+    fn client_secrets_are_random_and_stored_hashed() {
+        let (a, b) = (new_client_secret(), new_client_secret());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        let hash = hash_client_secret(&a);
+        assert_ne!(hash, a);
+        assert!(secrets_match(&hash, &hash_client_secret(&a)));
+        assert!(!secrets_match(&hash, &hash_client_secret(&b)));
+    }
+}

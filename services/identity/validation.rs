@@ -1,0 +1,78 @@
+//! Input rules for Identity's fields. Messages name the rule, never the
+//! value.
+
+use super::credentials::{MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS};
+
+/// Longest name (patient or company) in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// A display name: trimmed, 1 to 100 characters, no control characters.
+pub fn name(value: &str) -> Result<String, String> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if trimmed.chars().count() > MAX_NAME_CHARS {
+        return Err(format!("must be at most {MAX_NAME_CHARS} characters"));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// A new password: at least 10 characters, at most 1 KiB.
+pub fn new_password(value: &str) -> Result<(), String> {
+    if value.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(format!("must be at least {MIN_PASSWORD_CHARS} characters"));
+    }
+    if value.len() > MAX_PASSWORD_BYTES {
+        return Err(format!("must be at most {MAX_PASSWORD_BYTES} bytes"));
+    }
+    Ok(())
+}
+
+/// The key that makes company names unique regardless of case.
+pub fn company_name_key(name: &str) -> String {
+    name.to_lowercase()
+}
+
+/// A service name for IssueInternalToken's audit line: 1 to 64 of
+/// `[a-z0-9_-]`.
+pub fn service_name(value: &str) -> Result<(), String> {
+    let ok = !value.is_empty()
+        && value.len() <= 64
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err("must be 1 to 64 characters of a-z, 0-9, '-' and '_'".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(name("  Jan ").unwrap(), "Jan");
+        assert!(name("   ").is_err());
+        assert!(name(&"x".repeat(101)).is_err());
+        assert!(name("a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn passwords_need_ten_characters() {
+        assert!(new_password("123456789").is_err());
+        assert!(new_password("1234567890").is_ok());
+        assert!(new_password(&"x".repeat(1025)).is_err());
+    }
+
+    #[test]
+    fn company_names_compare_case_insensitively() {
+        assert_eq!(company_name_key("Zorg BV"), company_name_key("ZORG bv"));
+    }
+}
