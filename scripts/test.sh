@@ -140,9 +140,20 @@ wait_ready() {
     done
 }
 
+# Runs the walkthrough, then checks that no server log contains a BSN,
+# password, secret or token the walkthrough used (without printing them).
 walkthrough() {
+    local sensitive="$tmp/sensitive.txt" name
+    : >"$sensitive"
     IDENTITY_ADDR="$IDENTITY_ADDR" PSEUDONIEM_ADDR="$PSEUDONIEM_ADDR" DOSSIER_ADDR="$DOSSIER_ADDR" \
-        scripts/walkthrough.sh
+        WALKTHROUGH_SENSITIVE_FILE="$sensitive" scripts/walkthrough.sh || return 1
+    for name in "${names[@]}"; do
+        if grep -qF -f "$sensitive" "$tmp/$name.log"; then
+            echo "the log of $name contains a BSN, password, secret or token used by the walkthrough" >&2
+            return 1
+        fi
+    done
+    echo "ok - no server log contains a BSN, password, secret or token of the walkthrough"
 }
 
 passed=0

@@ -17,7 +17,8 @@
 #
 # Environment: IDENTITY_ADDR (127.0.0.1:50051), PSEUDONIEM_ADDR
 # (127.0.0.1:50052), DOSSIER_ADDR (127.0.0.1:50053), GRPCURL (default
-# .venv/bin/grpcurl from scripts/install-test-deps.sh, else grpcurl on PATH).
+# .venv/bin/grpcurl from scripts/install-test-deps.sh, else grpcurl on PATH),
+# WALKTHROUGH_SENSITIVE_FILE (optional, see remember_sensitive).
 set -euo pipefail
 
 IDENTITY_ADDR="${IDENTITY_ADDR:-127.0.0.1:50051}"
@@ -46,7 +47,15 @@ out="$work/out.json"
 err="$work/err.txt"
 
 # Values that must never be printed; redact() scrubs them from anything shown.
+# When WALKTHROUGH_SENSITIVE_FILE is set, they are also appended there (one
+# a line), so scripts/test.sh can check that no server log contains them.
 sensitive=()
+remember_sensitive() {
+    sensitive+=("$@")
+    if [[ -n "${WALKTHROUGH_SENSITIVE_FILE:-}" ]]; then
+        printf '%s\n' "$@" >>"$WALKTHROUGH_SENSITIVE_FILE"
+    fi
+}
 
 redact() {
     REDACT_VALUES="$(printf '%s\n' "${sensitive[@]+"${sensitive[@]}"}")" python3 -c '
@@ -55,7 +64,7 @@ text = sys.stdin.read()
 for value in filter(None, os.environ.get("REDACT_VALUES", "").split("\n")):
     text = text.replace(value, "<redacted>")
 text = re.sub(r"[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]+", "<redacted-jwt>", text)
-text = re.sub(r"(?<![0-9])[0-9]{9}(?![0-9])", "<redacted-9-digits>", text)
+text = re.sub(r"(?<![0-9A-Za-z-])[0-9]{9}(?![0-9A-Za-z-])", "<redacted-9-digits>", text)
 sys.stdout.write(text)'
 }
 
@@ -151,6 +160,14 @@ expect_field() {
     [[ "$got" == "$2" ]] || fail "$1 is '${got}', expected '$2'"
 }
 
+# expect_bool PATH true|false: a missing boolean is false (proto3 JSON).
+expect_bool() {
+    local got
+    got="$(field "$1")"
+    [[ -n "$got" ]] || got=false
+    [[ "$got" == "$2" ]] || fail "$1 is '${got}', expected '$2'"
+}
+
 uuid_re='^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
 
 # A random BSN passing the 11-proof: 9·d1 + 8·d2 + … + 2·d8 − d9 ≡ 0 (mod 11).
@@ -165,7 +182,7 @@ while True:
 password="walk-$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
 suffix="$(python3 -c 'import secrets; print(secrets.token_hex(6))')"
 company_name="Walkthrough Zorg $suffix"
-sensitive+=("$bsn" "$password")
+remember_sensitive "$bsn" "$password"
 
 echo "walkthrough: identity=$IDENTITY_ADDR pseudoniem=$PSEUDONIEM_ADDR dossier=$DOSSIER_ADDR"
 
@@ -188,7 +205,7 @@ step="RegisterCompany"
 expect_ok "$IDENTITY_ADDR" "$IDENTITY/RegisterCompany" "{\"companyName\": \"$company_name\"}"
 company_id="$(field companyId)"
 client_secret="$(field clientSecret)"
-sensitive+=("$client_secret")
+remember_sensitive "$client_secret"
 [[ "$company_id" =~ $uuid_re ]] || fail "companyId is not a lowercase UUID"
 [[ -n "$client_secret" ]] || fail "no clientSecret in the response"
 ok
@@ -197,7 +214,7 @@ step="IssueCompanyToken"
 expect_ok "$IDENTITY_ADDR" "$IDENTITY/IssueCompanyToken" \
     "{\"companyId\": \"$company_id\", \"clientSecret\": \"$client_secret\"}"
 company_token="$(field accessToken)"
-sensitive+=("$company_token")
+remember_sensitive "$company_token"
 [[ -n "$company_token" ]] || fail "no accessToken in the response"
 expect_field tokenType Bearer
 expires_in="$(field expiresIn)"
@@ -220,7 +237,7 @@ ok
 step="CreateDossier (PENDING, created)"
 expect_ok "$DOSSIER_ADDR" "$DOSSIER/CreateDossier" "{\"bsn\": \"$bsn\"}" "$company_token"
 expect_field dossier.consent CONSENT_STATUS_PENDING
-expect_field created true
+expect_bool created true
 expect_field dossier.companyName "$company_name"
 dossier_id="$(field dossier.id)"
 [[ "$dossier_id" =~ $uuid_re ]] || fail "dossier.id is not a lowercase UUID"
@@ -228,13 +245,13 @@ ok
 
 step="CreateDossier again is idempotent (created false)"
 expect_ok "$DOSSIER_ADDR" "$DOSSIER/CreateDossier" "{\"bsn\": \"$bsn\"}" "$company_token"
-expect_field created false
+expect_bool created false
 expect_field dossier.id "$dossier_id"
 ok
 
 step="CheckPermission (gavePermission false)"
 expect_ok "$DOSSIER_ADDR" "$DOSSIER/CheckPermission" "{\"bsn\": \"$bsn\"}" "$company_token"
-expect_field gavePermission false
+expect_bool gavePermission false
 expect_field consent CONSENT_STATUS_PENDING
 ok
 
@@ -246,7 +263,7 @@ ok
 step="LoginPatient"
 expect_ok "$IDENTITY_ADDR" "$IDENTITY/LoginPatient" "{\"bsn\": \"$bsn\", \"password\": \"$password\"}"
 patient_token="$(field accessToken)"
-sensitive+=("$patient_token")
+remember_sensitive "$patient_token"
 [[ -n "$patient_token" ]] || fail "no accessToken in the response"
 expect_field tokenType Bearer
 ok
@@ -269,7 +286,7 @@ ok
 # --- back to the company --------------------------------------------------
 step="CheckPermission (gavePermission true)"
 expect_ok "$DOSSIER_ADDR" "$DOSSIER/CheckPermission" "{\"bsn\": \"$bsn\"}" "$company_token"
-expect_field gavePermission true
+expect_bool gavePermission true
 expect_field consent CONSENT_STATUS_GRANTED
 ok
 
