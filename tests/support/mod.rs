@@ -1,0 +1,256 @@
+//! Shared test harness: a real mesh on loopback, clients, tokens.
+//!
+//! Every test talks gRPC over real sockets to real servers with real SQLite
+//! files in a temporary directory. Nothing is mocked.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use hmac::{Hmac, Mac as _};
+use sha2::Sha256;
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+use tonic::{Request, Status};
+use tonic_types::StatusExt as _;
+
+use toestemming::auth::{Role, TokenIssuer};
+use toestemming::config::{JwtSettings, ServiceCredential, SigningSecret};
+use toestemming::launch::{MeshListeners, MeshOptions, RunningMesh, start_mesh};
+use toestemming::mesh::server::ServerLimits;
+use toestemming::proto::dossier::v1::dossier_service_client::DossierServiceClient;
+use toestemming::proto::identity::v1::identity_service_client::IdentityServiceClient;
+use toestemming::proto::identity::v1::*;
+use toestemming::proto::pseudoniem::v1::pseudoniem_service_client::PseudoniemServiceClient;
+
+/// The mesh key used by every test mesh.
+pub const SECRET: &[u8] = b"an-hs256-test-key-that-is-long-enough-0123456789";
+pub const INTERNAL_SECRET: &str = "test-internal-client-secret";
+pub const ISSUER: &str = "Online-Toestemming-Workshop-IdentityApi";
+pub const AUDIENCE: &str = "Online-Toestemming-Workshop";
+
+pub fn jwt_settings() -> JwtSettings {
+    JwtSettings::with_secret(SigningSecret::new(SECRET.to_vec()).unwrap())
+}
+
+/// A whole mesh in this process, on ephemeral ports.
+pub struct TestMesh {
+    pub running: RunningMesh,
+    pub dir: TempDir,
+    pub issuer: TokenIssuer,
+    identity: Channel,
+    pseudoniem: Channel,
+    dossier: Channel,
+}
+
+impl TestMesh {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a mesh after `tweak` has adjusted the options.
+    pub async fn start_with(tweak: impl FnOnce(&mut MeshOptions)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut options = MeshOptions {
+            jwt: jwt_settings(),
+            internal_secret: ServiceCredential::new(INTERNAL_SECRET.into()).unwrap(),
+            data_dir: dir.path().to_path_buf(),
+            identity_database_url: None,
+            pseudoniem_database_url: None,
+            dossier_database_url: None,
+            dependency_timeout: Duration::from_secs(3),
+            throttle: Default::default(),
+            limits: ServerLimits::default(),
+        };
+        tweak(&mut options);
+        let listeners = MeshListeners {
+            identity: TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            pseudoniem: TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            dossier: TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        };
+        let issuer = TokenIssuer::new(&options.jwt);
+        let running = start_mesh(listeners, options, CancellationToken::new()).await.unwrap();
+        let identity = channel(running.identity_addr).await;
+        let pseudoniem = channel(running.pseudoniem_addr).await;
+        let dossier = channel(running.dossier_addr).await;
+        Self {
+            running,
+            dir,
+            issuer,
+            identity,
+            pseudoniem,
+            dossier,
+        }
+    }
+
+    pub fn identity(&self) -> IdentityServiceClient<Channel> {
+        IdentityServiceClient::new(self.identity.clone())
+    }
+
+    pub fn pseudoniem(&self) -> PseudoniemServiceClient<Channel> {
+        PseudoniemServiceClient::new(self.pseudoniem.clone())
+    }
+
+    pub fn dossier(&self) -> DossierServiceClient<Channel> {
+        DossierServiceClient::new(self.dossier.clone())
+    }
+
+    pub fn identity_channel(&self) -> Channel {
+        self.identity.clone()
+    }
+
+    pub fn pseudoniem_channel(&self) -> Channel {
+        self.pseudoniem.clone()
+    }
+
+    pub fn dossier_channel(&self) -> Channel {
+        self.dossier.clone()
+    }
+
+    /// A genuine token signed with the mesh key.
+    pub fn token(&self, role: Role, subject: &str) -> String {
+        self.issuer.issue(subject, role).unwrap().access_token
+    }
+
+    /// Registers a company and returns its token.
+    pub async fn company_token(&self, name: &str) -> String {
+        let registered = self
+            .identity()
+            .register_company(RegisterCompanyRequest {
+                company_name: name.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        self.identity()
+            .issue_company_token(IssueCompanyTokenRequest {
+                company_id: registered.company_id,
+                client_secret: registered.client_secret,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .access_token
+    }
+
+    /// Registers a patient and signs in; returns (pseudoniem, token).
+    pub async fn patient_token(&self, bsn: &str) -> (String, String) {
+        let pseudoniem = self
+            .identity()
+            .register_patient(RegisterPatientRequest {
+                bsn: bsn.into(),
+                first_name: "Jan".into(),
+                last_name: "Jansen".into(),
+                password: PASSWORD.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .pseudoniem;
+        let token = self
+            .identity()
+            .login_patient(LoginPatientRequest {
+                bsn: bsn.into(),
+                password: PASSWORD.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .access_token;
+        (pseudoniem, token)
+    }
+
+    pub async fn stop(self) {
+        self.running.stop().await.unwrap();
+    }
+}
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A connected channel to `addr`.
+pub async fn channel(addr: std::net::SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect_timeout(Duration::from_secs(2))
+        .connect_lazy()
+}
+
+/// `message` with `authorization: Bearer <token>`.
+pub fn authed<T>(message: T, token: &str) -> Request<T> {
+    let mut request = Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+/// The `n`th of a sequence of distinct valid BSNs.
+pub fn bsn(n: u32) -> String {
+    let mut prefix = 10_000_000 + n * 2;
+    loop {
+        for last in 0..10u32 {
+            let candidate = format!("{prefix}{last}");
+            if toestemming::bsn::Bsn::parse(&candidate).is_ok() {
+                return candidate;
+            }
+        }
+        prefix += 1;
+    }
+}
+
+/// The `ErrorInfo.reason` of a status, if it carries one.
+pub fn reason(status: &Status) -> Option<String> {
+    status.get_details_error_info().map(|info| info.reason)
+}
+
+/// The fields named by a status's `BadRequest`, if any.
+pub fn bad_fields(status: &Status) -> Vec<String> {
+    status
+        .get_details_bad_request()
+        .map(|bad| bad.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}
+
+/// Seconds since the epoch.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Hand-made JWTs, for tokens the issuer would never produce.
+pub mod jwt {
+    use super::*;
+
+    pub fn b64(bytes: &[u8]) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// `header.payload.signature` with an HS256 signature over the given raw
+    /// JSON texts (so duplicate keys and odd types can be expressed).
+    pub fn sign_raw(header: &str, payload: &str, key: &[u8]) -> String {
+        let message = format!("{}.{}", b64(header.as_bytes()), b64(payload.as_bytes()));
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
+        mac.update(message.as_bytes());
+        format!("{message}.{}", b64(&mac.finalize().into_bytes()))
+    }
+
+    pub const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
+
+    /// Claims JSON like the issuer's, for `role` and `sub`, valid now.
+    pub fn claims(role: &str, sub: &str) -> serde_json::Value {
+        let now = now();
+        serde_json::json!({
+            "sub": sub, "role": role, "iss": ISSUER, "aud": AUDIENCE,
+            "exp": now + 600, "iat": now, "nbf": now, "jti": uuid::Uuid::new_v4().to_string(),
+        })
+    }
+
+    /// Signs `claims` with the standard header and the mesh key.
+    pub fn sign(claims: &serde_json::Value) -> String {
+        sign_raw(HEADER, &claims.to_string(), SECRET)
+    }
+}

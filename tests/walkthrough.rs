@@ -1,0 +1,144 @@
+//! The contract's walkthrough, end to end over loopback gRPC.
+
+mod support;
+
+use support::*;
+use toestemming::proto::dossier::v1::*;
+use toestemming::proto::identity::v1::*;
+use tonic::Code;
+
+#[tokio::test]
+async fn the_contract_walkthrough() {
+    let mesh = TestMesh::start().await;
+    let (mut identity, mut dossier) = (mesh.identity(), mesh.dossier());
+
+    // RegisterCompany → IssueCompanyToken
+    let company = identity
+        .register_company(RegisterCompanyRequest {
+            company_name: "Huisartsenpraktijk De Linde".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(uuid::Uuid::try_parse(&company.company_id).is_ok());
+    assert!(company.client_secret.len() >= 32);
+    let company_token = identity
+        .issue_company_token(IssueCompanyTokenRequest {
+            company_id: company.company_id.clone(),
+            client_secret: company.client_secret.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(company_token.token_type, "Bearer");
+    assert_eq!(company_token.expires_in, 900);
+    let company_token = company_token.access_token;
+
+    // RegisterPatient
+    let pseudoniem = identity
+        .register_patient(RegisterPatientRequest {
+            bsn: "111222333".into(),
+            first_name: "Anna".into(),
+            last_name: "de Vries".into(),
+            password: PASSWORD.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .pseudoniem;
+    assert_eq!(uuid::Uuid::try_parse(&pseudoniem).unwrap().to_string(), pseudoniem);
+
+    // CreateDossier (PENDING), idempotent
+    let created = dossier
+        .create_dossier(authed(CreateDossierRequest { bsn: "111222333".into() }, &company_token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(created.created);
+    let created_dossier = created.dossier.unwrap();
+    assert_eq!(created_dossier.consent(), ConsentStatus::Pending);
+    assert_eq!(created_dossier.company_name, "Huisartsenpraktijk De Linde");
+    let again = dossier
+        .create_dossier(authed(CreateDossierRequest { bsn: "111222333".into() }, &company_token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!again.created);
+    assert_eq!(again.dossier.unwrap().id, created_dossier.id);
+
+    // CheckPermission: not yet
+    let permission = dossier
+        .check_permission(authed(CheckPermissionRequest { bsn: "111222333".into() }, &company_token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!permission.gave_permission);
+    assert_eq!(permission.consent(), ConsentStatus::Pending);
+
+    // LoginPatient → ListMyDossiers
+    let patient_token = identity
+        .login_patient(LoginPatientRequest {
+            bsn: "111222333".into(),
+            password: PASSWORD.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .access_token;
+    let profile = identity
+        .get_my_profile(authed(GetMyProfileRequest {}, &patient_token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((profile.first_name.as_str(), profile.last_name.as_str()), ("Anna", "de Vries"));
+    let listed = dossier
+        .list_my_dossiers(authed(ListMyDossiersRequest::default(), &patient_token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.dossiers.len(), 1);
+    assert_eq!(listed.dossiers[0].id, created_dossier.id);
+    assert_eq!(listed.dossiers[0].company_name, "Huisartsenpraktijk De Linde");
+    assert!(listed.next_page_token.is_empty());
+
+    // SetConsent GRANTED → CheckPermission true
+    let granted = dossier
+        .set_consent(authed(
+            SetConsentRequest {
+                dossier_id: created_dossier.id.clone(),
+                consent: ConsentStatus::Granted as i32,
+            },
+            &patient_token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .dossier
+        .unwrap();
+    assert_eq!(granted.consent(), ConsentStatus::Granted);
+    let permission = dossier
+        .check_permission(authed(CheckPermissionRequest { bsn: "111222333".into() }, &company_token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(permission.gave_permission);
+    assert_eq!(permission.consent(), ConsentStatus::Granted);
+
+    // DeleteDossier → CheckPermission NOT_FOUND
+    dossier
+        .delete_dossier(authed(DeleteDossierRequest { bsn: "111222333".into() }, &company_token))
+        .await
+        .unwrap();
+    let gone = dossier
+        .check_permission(authed(CheckPermissionRequest { bsn: "111222333".into() }, &company_token))
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), Code::NotFound);
+    let deleted_twice = dossier
+        .delete_dossier(authed(DeleteDossierRequest { bsn: "111222333".into() }, &company_token))
+        .await
+        .unwrap_err();
+    assert_eq!(deleted_twice.code(), Code::NotFound);
+
+    mesh.stop().await;
+}
