@@ -36,11 +36,14 @@ enum Fetcher {
     /// Identity signs for itself.
     SelfSigned(Arc<TokenIssuer>),
     /// Any other service asks Identity.
-    Identity {
-        client: IdentityServiceClient<Channel>,
-        service_name: String,
-        credential: ServiceCredential,
-    },
+    Identity(Box<IdentityFetcher>),
+}
+
+/// IssueInternalToken on Identity, with the service credential.
+struct IdentityFetcher {
+    client: IdentityServiceClient<Channel>,
+    service_name: String,
+    credential: ServiceCredential,
 }
 
 struct Cached {
@@ -76,11 +79,11 @@ impl InternalTokenSource {
         service_name: &str,
         credential: ServiceCredential,
     ) -> Self {
-        Self::with(Fetcher::Identity {
+        Self::with(Fetcher::Identity(Box::new(IdentityFetcher {
             client: IdentityServiceClient::new(identity),
             service_name: service_name.to_owned(),
             credential,
-        })
+        })))
     }
 
     fn with(fetcher: Fetcher) -> Self {
@@ -148,17 +151,14 @@ impl InternalTokenSource {
                     .map_err(|_| Status::internal("cannot sign the internal token"))?;
                 (issued.access_token, issued.expires_in)
             }
-            Fetcher::Identity {
-                client,
-                service_name,
-                credential,
-            } => {
+            Fetcher::Identity(remote) => {
                 let mut request = tonic::Request::new(IssueInternalTokenRequest {
-                    service_name: service_name.clone(),
-                    service_secret: credential.expose().to_owned(),
+                    service_name: remote.service_name.clone(),
+                    service_secret: remote.credential.expose().to_owned(),
                 });
                 request.set_timeout(Duration::from_secs(5));
-                let response = client
+                let response = remote
+                    .client
                     .clone()
                     .issue_internal_token(request)
                     .await?
