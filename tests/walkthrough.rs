@@ -46,11 +46,19 @@ async fn the_contract_walkthrough() {
         .unwrap()
         .into_inner()
         .pseudoniem;
-    assert_eq!(uuid::Uuid::try_parse(&pseudoniem).unwrap().to_string(), pseudoniem);
+    assert_eq!(
+        uuid::Uuid::try_parse(&pseudoniem).unwrap().to_string(),
+        pseudoniem
+    );
 
     // CreateDossier (PENDING), idempotent
     let created = dossier
-        .create_dossier(authed(CreateDossierRequest { bsn: "111222333".into() }, &company_token))
+        .create_dossier(authed(
+            CreateDossierRequest {
+                bsn: "111222333".into(),
+            },
+            &company_token,
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -59,7 +67,12 @@ async fn the_contract_walkthrough() {
     assert_eq!(created_dossier.consent(), ConsentStatus::Pending);
     assert_eq!(created_dossier.company_name, "Huisartsenpraktijk De Linde");
     let again = dossier
-        .create_dossier(authed(CreateDossierRequest { bsn: "111222333".into() }, &company_token))
+        .create_dossier(authed(
+            CreateDossierRequest {
+                bsn: "111222333".into(),
+            },
+            &company_token,
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -68,7 +81,12 @@ async fn the_contract_walkthrough() {
 
     // CheckPermission: not yet
     let permission = dossier
-        .check_permission(authed(CheckPermissionRequest { bsn: "111222333".into() }, &company_token))
+        .check_permission(authed(
+            CheckPermissionRequest {
+                bsn: "111222333".into(),
+            },
+            &company_token,
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -90,7 +108,10 @@ async fn the_contract_walkthrough() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!((profile.first_name.as_str(), profile.last_name.as_str()), ("Anna", "de Vries"));
+    assert_eq!(
+        (profile.first_name.as_str(), profile.last_name.as_str()),
+        ("Anna", "de Vries")
+    );
     let listed = dossier
         .list_my_dossiers(authed(ListMyDossiersRequest::default(), &patient_token))
         .await
@@ -98,7 +119,10 @@ async fn the_contract_walkthrough() {
         .into_inner();
     assert_eq!(listed.dossiers.len(), 1);
     assert_eq!(listed.dossiers[0].id, created_dossier.id);
-    assert_eq!(listed.dossiers[0].company_name, "Huisartsenpraktijk De Linde");
+    assert_eq!(
+        listed.dossiers[0].company_name,
+        "Huisartsenpraktijk De Linde"
+    );
     assert!(listed.next_page_token.is_empty());
 
     // SetConsent GRANTED → CheckPermission true
@@ -117,7 +141,12 @@ async fn the_contract_walkthrough() {
         .unwrap();
     assert_eq!(granted.consent(), ConsentStatus::Granted);
     let permission = dossier
-        .check_permission(authed(CheckPermissionRequest { bsn: "111222333".into() }, &company_token))
+        .check_permission(authed(
+            CheckPermissionRequest {
+                bsn: "111222333".into(),
+            },
+            &company_token,
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -126,16 +155,31 @@ async fn the_contract_walkthrough() {
 
     // DeleteDossier → CheckPermission NOT_FOUND
     dossier
-        .delete_dossier(authed(DeleteDossierRequest { bsn: "111222333".into() }, &company_token))
+        .delete_dossier(authed(
+            DeleteDossierRequest {
+                bsn: "111222333".into(),
+            },
+            &company_token,
+        ))
         .await
         .unwrap();
     let gone = dossier
-        .check_permission(authed(CheckPermissionRequest { bsn: "111222333".into() }, &company_token))
+        .check_permission(authed(
+            CheckPermissionRequest {
+                bsn: "111222333".into(),
+            },
+            &company_token,
+        ))
         .await
         .unwrap_err();
     assert_eq!(gone.code(), Code::NotFound);
     let deleted_twice = dossier
-        .delete_dossier(authed(DeleteDossierRequest { bsn: "111222333".into() }, &company_token))
+        .delete_dossier(authed(
+            DeleteDossierRequest {
+                bsn: "111222333".into(),
+            },
+            &company_token,
+        ))
         .await
         .unwrap_err();
     assert_eq!(deleted_twice.code(), Code::NotFound);

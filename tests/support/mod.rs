@@ -71,7 +71,9 @@ impl TestMesh {
             dossier: TcpListener::bind("127.0.0.1:0").await.unwrap(),
         };
         let issuer = TokenIssuer::new(&options.jwt);
-        let running = start_mesh(listeners, options, CancellationToken::new()).await.unwrap();
+        let running = start_mesh(listeners, options, CancellationToken::new())
+            .await
+            .unwrap();
         let identity = channel(running.identity_addr).await;
         let pseudoniem = channel(running.pseudoniem_addr).await;
         let dossier = channel(running.dossier_addr).await;
