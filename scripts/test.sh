@@ -27,6 +27,9 @@ scripts/install-test-deps.sh
 GRPCURL="$root/.venv/bin/grpcurl"
 export GRPCURL
 
+section "buf lint (proto/ against buf's STANDARD rules)"
+.venv/bin/buf lint
+
 section "cargo fmt --all -- --check"
 cargo fmt --all -- --check
 
