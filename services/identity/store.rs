@@ -35,10 +35,11 @@ impl IdentityStore {
     }
 
     pub async fn patient_exists(&self, pseudoniem: &str) -> Result<bool, DbError> {
-        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM patients WHERE pseudoniem = $1")
-            .bind(pseudoniem)
-            .fetch_optional(&self.pool)
-            .await?;
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT pseudoniem FROM patients WHERE pseudoniem = $1")
+                .bind(pseudoniem)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(found.is_some())
     }
 

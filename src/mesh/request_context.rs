@@ -6,7 +6,8 @@
 //!   written back on the request (for handlers and the forward layer) and
 //!   echoed on the response.
 //! - deadline: the caller's `grpc-timeout`, capped by this server's request
-//!   budget, so outbound calls can carry what is left.
+//!   budget, so outbound calls can carry what is left; enforced here with
+//!   DEADLINE_EXCEEDED.
 //! - the span: `grpc{request_id, method, caller, role, on_behalf_of}`; the
 //!   verify layer fills in who called.
 
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use http::{HeaderValue, Request, Response};
+use tonic::Status;
 use tower::{Layer, Service};
 use tracing::Instrument as _;
 
@@ -53,6 +55,7 @@ impl<S, B, R> Service<Request<B>> for RequestContextService<S>
 where
     S: Service<Request<B>, Response = Response<R>>,
     S::Future: Send + 'static,
+    R: Default,
 {
     type Response = Response<R>;
     type Error = S::Error;
@@ -79,7 +82,8 @@ where
             .and_then(|value| value.to_str().ok())
             .and_then(parse_grpc_timeout);
         let budget = asked.map_or(self.budget, |asked| asked.min(self.budget));
-        request.extensions_mut().insert(Deadline::after(budget));
+        let deadline = Deadline::after(budget);
+        request.extensions_mut().insert(deadline);
 
         let span = tracing::info_span!(
             "grpc",
@@ -96,7 +100,17 @@ where
         let future = span.in_scope(|| self.inner.call(request));
         Box::pin(
             async move {
-                let mut response = future.await?;
+                // The deadline is enforced here, so an expired call is
+                // answered DEADLINE_EXCEEDED as the gRPC spec says (tonic's
+                // own timeout answers CANCELLED), and its work is dropped.
+                let mut response = match tokio::time::timeout_at(deadline.0, future).await {
+                    Ok(response) => response?,
+                    Err(_) => {
+                        tracing::info!("deadline exceeded");
+                        Status::deadline_exceeded("the deadline passed before the call finished")
+                            .into_http()
+                    }
+                };
                 response.headers_mut().insert(REQUEST_ID, header);
                 Ok(response)
             }

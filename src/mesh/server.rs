@@ -46,6 +46,11 @@ pub struct ServerLimits {
     pub max_pending_reset_streams: usize,
     /// Largest header block (metadata) accepted.
     pub max_header_list_bytes: u32,
+    /// How long a shutdown waits for requests and connections to finish
+    /// before closing what is left. Without a bound, a client that keeps an
+    /// idle HTTP/2 connection open can hold a graceful shutdown forever
+    /// (hyper#4170).
+    pub drain_grace: Duration,
 }
 
 impl Default for ServerLimits {
@@ -60,6 +65,7 @@ impl Default for ServerLimits {
             keepalive_timeout: Duration::from_secs(10),
             max_pending_reset_streams: 32,
             max_header_list_bytes: 16 * 1024,
+            drain_grace: Duration::from_secs(5),
         }
     }
 }
@@ -116,6 +122,7 @@ pub async fn serve(
     let incoming = TcpIncoming::from(listener)
         .with_nodelay(Some(true))
         .with_keepalive(Some(limits.keepalive_interval));
+    let drain_started = shutdown.clone();
     let stopping = async move {
         shutdown.cancelled().await;
         // Tell load balancers first, then drain.
@@ -127,11 +134,13 @@ pub async fn serve(
             .await;
     };
 
-    Server::builder()
+    let serving = Server::builder()
         .max_concurrent_streams(limits.max_concurrent_streams)
         .concurrency_limit_per_connection(limits.max_requests_per_connection)
         .load_shed(true)
-        .timeout(limits.request_budget)
+        // A backstop only: the request-context layer enforces the budget
+        // first, answering DEADLINE_EXCEEDED rather than tonic's CANCELLED.
+        .timeout(limits.request_budget + Duration::from_secs(1))
         .http2_keepalive_interval(Some(limits.keepalive_interval))
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))
         .http2_max_pending_accept_reset_streams(Some(limits.max_pending_reset_streams))
@@ -143,8 +152,17 @@ pub async fn serve(
                 .add_service(reflection_v1)
                 .add_service(reflection_v1alpha),
         )
-        .serve_with_incoming_shutdown(incoming, stopping)
-        .await?;
+        .serve_with_incoming_shutdown(incoming, stopping);
+    let grace_expired = async {
+        drain_started.cancelled().await;
+        tokio::time::sleep(limits.drain_grace).await;
+    };
+    tokio::select! {
+        served = serving => served?,
+        () = grace_expired => {
+            tracing::warn!(service = service_name, "drain grace expired; closing the remaining connections");
+        }
+    }
     tracing::info!(service = service_name, "stopped");
     Ok(())
 }
