@@ -13,7 +13,6 @@ mod grpc;
 mod model;
 mod store;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
@@ -21,7 +20,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 
-use crate::auth::{InternalTokenSource, TokenVerifier};
+use crate::auth::InternalTokenSource;
 use crate::config::{JwtSettings, ServiceCredential};
 use crate::mesh::server::{ServerLimits, serve};
 use crate::proto::dossier::v1::dossier_service_server::{DossierServiceServer, SERVICE_NAME};
@@ -57,34 +56,24 @@ pub async fn run(
     config: DossierConfig,
     shutdown: CancellationToken,
 ) -> crate::Result<()> {
-    let (server, _) = build(config.clone()).await?;
-    let verifier = Arc::new(TokenVerifier::new(&config.jwt));
-    serve(
-        SERVICE_NAME,
-        Routes::new(server),
-        listener,
-        verifier,
-        &config.limits,
-        shutdown,
-    )
-    .await?;
-    Ok(())
+    let (_, serving) = start(listener, config, shutdown).await?;
+    serving.await?
 }
 
-/// Like [`run`], also returning the handles before serving.
+/// Opens the store, then serves in a task; returns the handles at once, so
+/// a caller can watch the running service.
 pub async fn start(
     listener: TcpListener,
     config: DossierConfig,
     shutdown: CancellationToken,
 ) -> crate::Result<(DossierHandles, tokio::task::JoinHandle<crate::Result<()>>)> {
     let (server, handles) = build(config.clone()).await?;
-    let verifier = Arc::new(TokenVerifier::new(&config.jwt));
     let task = tokio::spawn(async move {
         serve(
             SERVICE_NAME,
             Routes::new(server),
             listener,
-            verifier,
+            &config.jwt,
             &config.limits,
             shutdown,
         )

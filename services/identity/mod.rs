@@ -25,7 +25,7 @@ use tonic::service::Routes;
 
 pub use login_throttle::ThrottlePolicy;
 
-use crate::auth::{InternalTokenSource, TokenIssuer, TokenVerifier};
+use crate::auth::{InternalTokenSource, TokenIssuer};
 use crate::config::{JwtSettings, ServiceCredential};
 use crate::mesh::server::{ServerLimits, serve};
 use crate::proto::identity::v1::identity_service_server::{IdentityServiceServer, SERVICE_NAME};
@@ -71,12 +71,11 @@ pub async fn run(
     let server = IdentityServiceServer::new(api)
         .max_decoding_message_size(config.limits.max_message_bytes)
         .max_encoding_message_size(config.limits.max_message_bytes);
-    let verifier = Arc::new(TokenVerifier::new(&config.jwt));
     serve(
         SERVICE_NAME,
         Routes::new(server),
         listener,
-        verifier,
+        &config.jwt,
         &config.limits,
         shutdown,
     )

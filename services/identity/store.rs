@@ -63,11 +63,7 @@ impl IdentityStore {
         .bind(now_millis())
         .execute(&self.pool)
         .await;
-        match result {
-            Ok(_) => Ok(Inserted::Created),
-            Err(error) if is_unique_violation(&error) => Ok(Inserted::AlreadyExists),
-            Err(error) => Err(error),
-        }
+        inserted(result)
     }
 
     pub async fn patient(&self, pseudoniem: &str) -> Result<Option<PatientRecord>, DbError> {
@@ -105,11 +101,7 @@ impl IdentityStore {
         .bind(now_millis())
         .execute(&self.pool)
         .await;
-        match result {
-            Ok(_) => Ok(Inserted::Created),
-            Err(error) if is_unique_violation(&error) => Ok(Inserted::AlreadyExists),
-            Err(error) => Err(error),
-        }
+        inserted(result)
     }
 
     pub async fn company(&self, id: &str) -> Result<Option<CompanyRecord>, DbError> {
@@ -124,5 +116,14 @@ impl IdentityStore {
             })
         })
         .transpose()
+    }
+}
+
+/// A unique-key conflict is an answer (the row exists), not a failure.
+fn inserted<T>(result: Result<T, DbError>) -> Result<Inserted, DbError> {
+    match result {
+        Ok(_) => Ok(Inserted::Created),
+        Err(error) if is_unique_violation(&error) => Ok(Inserted::AlreadyExists),
+        Err(error) => Err(error),
     }
 }

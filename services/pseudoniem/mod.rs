@@ -12,8 +12,6 @@ pub mod client;
 mod grpc;
 mod store;
 
-use std::sync::Arc;
-
 use sqlx::migrate::Migrator;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -22,7 +20,6 @@ use tonic::service::Routes;
 pub use client::PseudoniemClient;
 pub use store::PseudoniemStore;
 
-use crate::auth::TokenVerifier;
 use crate::config::JwtSettings;
 use crate::mesh::server::{ServerLimits, serve};
 use crate::proto::pseudoniem::v1::pseudoniem_service_server::{
@@ -51,12 +48,11 @@ pub async fn run(
     let server = PseudoniemServiceServer::new(api)
         .max_decoding_message_size(config.limits.max_message_bytes)
         .max_encoding_message_size(config.limits.max_message_bytes);
-    let verifier = Arc::new(TokenVerifier::new(&config.jwt));
     serve(
         SERVICE_NAME,
         Routes::new(server),
         listener,
-        verifier,
+        &config.jwt,
         &config.limits,
         shutdown,
     )

@@ -24,6 +24,7 @@ use tower::ServiceBuilder;
 use super::load_shed::LoadShedLayer;
 use super::request_context::RequestContextLayer;
 use crate::auth::{TokenVerifier, VerifyLayer};
+use crate::config::JwtSettings;
 
 /// Transport bounds; the defaults suit the mesh's small unary messages.
 #[derive(Debug, Clone)]
@@ -74,12 +75,13 @@ impl Default for ServerLimits {
 /// `shutdown` is cancelled, then finishes the requests in flight.
 ///
 /// `service_name` is the service's full proto name, used for health and to
-/// advertise only what this server serves through reflection.
+/// advertise only what this server serves through reflection. The token
+/// verifier is built here, once per server, from `jwt`.
 pub async fn serve(
     service_name: &'static str,
     routes: Routes,
     listener: TcpListener,
-    verifier: Arc<TokenVerifier>,
+    jwt: &JwtSettings,
     limits: &ServerLimits,
     shutdown: CancellationToken,
 ) -> Result<(), tonic::transport::Error> {
@@ -113,7 +115,7 @@ pub async fn serve(
         // Shed before spending an HMAC on a request we cannot serve.
         .layer(LoadShedLayer::new(limits.max_in_flight))
         // No handler runs before the proto's access rule is satisfied.
-        .layer(VerifyLayer::new(verifier))
+        .layer(VerifyLayer::new(Arc::new(TokenVerifier::new(jwt))))
         .into_inner();
 
     let address = listener.local_addr().ok();
