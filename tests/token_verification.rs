@@ -891,10 +891,18 @@ async fn issuer_audience_and_role_must_match_exactly() {
             &sign(&with(internal(), "role", json!(["Internal"]))),
             INVALID,
         ),
-        // Not here yet: `"role": {"Internal": null}` (serde's externally
-        // tagged form of a unit variant) is currently ACCEPTED as Internal;
-        // reported as a bug. Add that row once `Role` deserializes from a
-        // string only.
+        Case::token(
+            "role as serde's tagged unit variant {\"Internal\": null}",
+            Lookup,
+            &sign(&with(internal(), "role", json!({"Internal": null}))),
+            INVALID,
+        ),
+        Case::token(
+            "role as {\"Patient\": null}",
+            Lookup,
+            &sign(&with(internal(), "role", json!({"Patient": null}))),
+            INVALID,
+        ),
     ];
     run(&mesh, "iss/aud/role", cases).await;
     mesh.stop().await;

@@ -34,13 +34,19 @@ const PUBLIC_INFRASTRUCTURE: &[&str] = &[
     "/grpc.reflection.v1alpha.ServerReflection/",
 ];
 
-/// The rule for a request path, or `None` for a path the mesh does not serve.
-pub fn access_rule(path: &str) -> Option<AccessRule> {
+/// The rule for a request path on the server of `service` (its full proto
+/// name), or `None` for a path that server does not serve, including the
+/// methods of the mesh's other services.
+pub fn access_rule(service: &str, path: &str) -> Option<AccessRule> {
     if PUBLIC_INFRASTRUCTURE
         .iter()
         .any(|prefix| path.starts_with(prefix))
     {
         return Some(AccessRule::Public);
+    }
+    let (path_service, _method) = path.strip_prefix('/')?.split_once('/')?;
+    if path_service != service {
+        return None;
     }
     METHOD_ACCESS
         .iter()
@@ -62,6 +68,9 @@ impl AccessRule {
 mod tests {
     use super::*;
 
+    const PSEUDONIEM: &str = "toestemming.pseudoniem.v1.PseudoniemService";
+    const DOSSIER: &str = "toestemming.dossier.v1.DossierService";
+
     #[test]
     fn pseudoniem_answers_only_internal_callers() {
         for path in [
@@ -69,31 +78,42 @@ mod tests {
             "/toestemming.pseudoniem.v1.PseudoniemService/LookupPseudoniem",
         ] {
             assert_eq!(
-                access_rule(path),
+                access_rule(PSEUDONIEM, path),
                 Some(AccessRule::Roles(&[Role::Internal]))
             );
         }
     }
 
     #[test]
+    fn a_server_has_no_rule_for_another_services_methods() {
+        let path = "/toestemming.pseudoniem.v1.PseudoniemService/GetPseudoniem";
+        assert_eq!(access_rule(DOSSIER, path), None);
+    }
+
+    #[test]
     fn unknown_paths_have_no_rule() {
-        assert_eq!(
-            access_rule("/toestemming.dossier.v1.DossierService/Nope"),
-            None
-        );
-        assert_eq!(access_rule("/grpc.health.v1.Healthy/Check"), None);
-        assert_eq!(access_rule(""), None);
+        for path in [
+            "/toestemming.dossier.v1.DossierService/Nope",
+            "/toestemming.dossier.v1.DossierService",
+            "/grpc.health.v1.Healthy/Check",
+            "",
+        ] {
+            assert_eq!(access_rule(DOSSIER, path), None, "{path:?}");
+        }
     }
 
     #[test]
     fn health_and_reflection_are_public() {
-        assert_eq!(
-            access_rule("/grpc.health.v1.Health/Check"),
-            Some(AccessRule::Public)
-        );
-        assert_eq!(
-            access_rule("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"),
-            Some(AccessRule::Public)
-        );
+        for path in [
+            "/grpc.health.v1.Health/Check",
+            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        ] {
+            assert_eq!(
+                access_rule(DOSSIER, path),
+                Some(AccessRule::Public),
+                "{path:?}"
+            );
+        }
     }
 }

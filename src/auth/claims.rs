@@ -6,8 +6,10 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A role, spelled exactly as in the `role` claim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A role, spelled exactly as in the `role` claim. It deserializes from
+/// one of the three strings only (serde's derived enum would also take
+/// `{"Internal": null}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum Role {
     Patient,
     HealthcareCompany,
@@ -24,6 +26,16 @@ impl Role {
             Role::HealthcareCompany => "HealthcareCompany",
             Role::Internal => "Internal",
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for Role {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Role::ALL
+            .into_iter()
+            .find(|role| role.as_str() == text)
+            .ok_or_else(|| serde::de::Error::custom("unknown role"))
     }
 }
 
@@ -56,4 +68,30 @@ pub struct Claims {
     /// A unique id per token, for audit logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_are_exactly_three_strings() {
+        for role in Role::ALL {
+            let json = serde_json::to_string(&role).unwrap();
+            assert_eq!(serde_json::from_str::<Role>(&json).unwrap(), role);
+        }
+        for bad in [
+            r#""patient""#,
+            r#""Admin""#,
+            r#"{"Internal":null}"#,
+            "3",
+            "null",
+            r#"["Internal"]"#,
+        ] {
+            assert!(
+                serde_json::from_str::<Role>(bad).is_err(),
+                "{bad} was accepted"
+            );
+        }
+    }
 }

@@ -1,7 +1,8 @@
 //! The server-side auth layer every service runs, in front of its handlers.
 //!
 //! Per request, synchronously and without I/O:
-//! 1. look up the RPC's rule (from the proto); an unknown path is
+//! 1. look up the RPC's rule (from the proto); an unknown path, or a
+//!    method of another service of the mesh, is
 //!    UNIMPLEMENTED without reaching the router;
 //! 2. for a public RPC, strip the credential headers, so no handler can ever
 //!    read an unverified token, and pass;
@@ -35,11 +36,14 @@ use super::{AUTHORIZATION, FORWARDED_AUTHORIZATION};
 #[derive(Clone)]
 pub struct VerifyLayer {
     verifier: Arc<TokenVerifier>,
+    service: &'static str,
 }
 
 impl VerifyLayer {
-    pub fn new(verifier: Arc<TokenVerifier>) -> Self {
-        Self { verifier }
+    /// `service`: the full proto name of the one service this server
+    /// serves; the methods of other services are UNIMPLEMENTED here.
+    pub fn new(verifier: Arc<TokenVerifier>, service: &'static str) -> Self {
+        Self { verifier, service }
     }
 }
 
@@ -50,6 +54,7 @@ impl<S> Layer<S> for VerifyLayer {
         Verify {
             inner,
             verifier: self.verifier.clone(),
+            service: self.service,
         }
     }
 }
@@ -59,6 +64,7 @@ impl<S> Layer<S> for VerifyLayer {
 pub struct Verify<S> {
     inner: S,
     verifier: Arc<TokenVerifier>,
+    service: &'static str,
 }
 
 impl<S, B> Service<Request<B>> for Verify<S>
@@ -74,17 +80,21 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        match authorize(&self.verifier, &mut request) {
+        match authorize(&self.verifier, self.service, &mut request) {
             Ok(()) => Either::Left(self.inner.call(request)),
             Err(status) => Either::Right(ready(Ok(status.into_http()))),
         }
     }
 }
 
-fn authorize<B>(verifier: &TokenVerifier, request: &mut Request<B>) -> Result<(), Status> {
+fn authorize<B>(
+    verifier: &TokenVerifier,
+    service: &str,
+    request: &mut Request<B>,
+) -> Result<(), Status> {
     mark_credentials_sensitive(request.headers_mut());
     let path = request.uri().path();
-    let Some(rule) = access_rule(path) else {
+    let Some(rule) = access_rule(service, path) else {
         return Err(Status::unimplemented("no such method in this service"));
     };
     let AccessRule::Roles(allowed) = rule else {

@@ -115,7 +115,10 @@ pub async fn serve(
         // Shed before spending an HMAC on a request we cannot serve.
         .layer(LoadShedLayer::new(limits.max_in_flight))
         // No handler runs before the proto's access rule is satisfied.
-        .layer(VerifyLayer::new(Arc::new(TokenVerifier::new(jwt))))
+        .layer(VerifyLayer::new(
+            Arc::new(TokenVerifier::new(jwt)),
+            service_name,
+        ))
         .into_inner();
 
     let address = listener.local_addr().ok();
