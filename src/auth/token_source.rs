@@ -184,3 +184,68 @@ impl InternalTokenSource {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{JwtSettings, SigningSecret};
+
+    fn source() -> InternalTokenSource {
+        let settings = JwtSettings::with_secret(SigningSecret::new(vec![9u8; 32]).unwrap());
+        InternalTokenSource::self_signed(Arc::new(TokenIssuer::new(&settings)))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn concurrent_first_calls_share_one_fetch() {
+        let tokens = source();
+        let calls: Vec<_> = (0..50)
+            .map(|_| {
+                let tokens = tokens.clone();
+                tokio::spawn(async move { tokens.authorization().await.unwrap() })
+            })
+            .collect();
+        let mut values = Vec::new();
+        for call in calls {
+            values.push(call.await.unwrap());
+        }
+        assert_eq!(tokens.fetches(), 1);
+        assert!(
+            values.windows(2).all(|pair| pair[0] == pair[1]),
+            "every caller got the one token"
+        );
+        assert!(values[0].is_sensitive());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_token_is_refreshed_before_it_expires_not_per_call() {
+        let tokens = source();
+        tokens.authorization().await.unwrap();
+        // 15 minutes lifetime, refreshed 2 minutes before expiry.
+        tokio::time::advance(Duration::from_secs(12 * 60)).await;
+        tokens.authorization().await.unwrap();
+        assert_eq!(tokens.fetches(), 1, "still fresh at 12 minutes");
+        tokio::time::advance(Duration::from_secs(90)).await;
+        tokens.authorization().await.unwrap();
+        assert_eq!(
+            tokens.fetches(),
+            2,
+            "refreshed at 13.5 minutes, before expiry"
+        );
+        tokens.authorization().await.unwrap();
+        assert_eq!(tokens.fetches(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn identity_down_without_a_cached_token_is_unavailable() {
+        // Nothing listens on port 9 of loopback.
+        let channel = crate::mesh::client::channel("http://127.0.0.1:9").unwrap();
+        let tokens = InternalTokenSource::from_identity(
+            channel,
+            "dossier",
+            ServiceCredential::new("secret".into()).unwrap(),
+        );
+        let status = tokens.authorization().await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::Unavailable);
+        assert!(!status.message().contains("secret"));
+    }
+}
