@@ -543,7 +543,9 @@ async fn a_hung_pseudoniem_times_out_within_the_dependency_timeout() {
         .await
         .unwrap_err();
     let took = started.elapsed();
-    assert_dependency_failure(&status);
+    // A dependency that accepts but never answers is a deadline, not an
+    // outage (tonic's own CANCELLED for the same deadline is mapped too).
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
     assert!(
         took >= Duration::from_millis(250) && took < Duration::from_secs(3),
         "answered after {took:?}"

@@ -126,12 +126,28 @@ where
                 }
                 inner.call(request).await.map_err(Into::into)
             };
+            let late = || -> BoxError {
+                Status::deadline_exceeded("the dependency did not answer in time").into()
+            };
             match tokio::time::timeout(budget, call).await {
+                // tonic's channel enforces the same `grpc-timeout` and may
+                // fire first, as CANCELLED: it is the same deadline.
+                Ok(Err(error)) if is_timeout(&*error) => Err(late()),
                 Ok(result) => result,
-                Err(_) => {
-                    Err(Status::deadline_exceeded("the dependency did not answer in time").into())
-                }
+                Err(_) => Err(late()),
             }
         })
     }
+}
+
+/// Whether `error` (or its cause) is tonic's own deadline expiry.
+fn is_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if error.is::<tonic::TimeoutExpired>() {
+            return true;
+        }
+        current = error.source();
+    }
+    false
 }
