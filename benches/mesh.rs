@@ -6,7 +6,8 @@
 //!    ListMyDossiers (Dossier alone).
 //!
 //! Run: `cargo bench --bench mesh` (release build). Set BENCH_REQUESTS to
-//! change the number of loopback calls (default 2000).
+//! change the number of loopback calls (default 2000). Under `cargo test`
+//! (no `--bench` argument) it runs a few rounds only, as a smoke test.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -16,6 +17,11 @@ use std::time::{Duration, Instant};
 use support::*;
 use toestemming::auth::{Role, TokenVerifier};
 use toestemming::proto::dossier::v1::*;
+
+/// `cargo bench` passes `--bench`; `cargo test --all-targets` does not.
+fn full_run() -> bool {
+    std::env::args().any(|arg| arg == "--bench")
+}
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -38,7 +44,7 @@ fn verification() {
         .access_token;
     let forged = format!("{}x", &token[..token.len() - 1]);
     for (name, token) in [("valid token", &token), ("bad signature", &forged)] {
-        let rounds = 100_000;
+        let rounds = if full_run() { 100_000 } else { 100 };
         let started = Instant::now();
         for _ in 0..rounds {
             std::hint::black_box(verifier.verify(std::hint::black_box(token)).is_ok());
@@ -55,7 +61,7 @@ async fn loopback() {
     let requests: usize = std::env::var("BENCH_REQUESTS")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(2000);
+        .unwrap_or(if full_run() { 2000 } else { 32 });
     let concurrency = 16;
     let mesh = TestMesh::start().await;
     let company = mesh.company_token("Bench BV").await;
@@ -98,6 +104,11 @@ async fn loopback() {
         2 * requests,
         mesh.running.dossier.tokens.fetches()
     );
+    assert_eq!(
+        mesh.running.dossier.tokens.fetches(),
+        1,
+        "one Internal token per lifetime, not per call"
+    );
     mesh.stop().await;
 }
 
@@ -127,6 +138,7 @@ where
         }
     }
     let total = started.elapsed();
+    assert_eq!(failures, 0, "{name}: calls failed");
     latencies.sort();
     let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
     println!(
