@@ -289,15 +289,9 @@ async fn concurrent_registrations_of_one_company_name_have_one_winner() {
     // The winner's credentials work, and its token names the winner's
     // spelling.
     let token = mesh
-        .identity()
-        .issue_company_token(IssueCompanyTokenRequest {
-            company_id: registered.company_id,
-            client_secret: registered.client_secret,
-        })
+        .issue_company_token(&registered.company_id, &registered.client_secret)
         .await
-        .unwrap()
-        .into_inner()
-        .access_token;
+        .unwrap();
     assert_eq!(subject(&token), names[winner]);
 
     mesh.stop().await;

@@ -113,39 +113,6 @@ fn with_request_id<T>(mut request: Request<T>, id: &str) -> Request<T> {
     request
 }
 
-/// A company registered by name, with its credentials and token.
-struct Company {
-    id: String,
-    secret: String,
-    token: String,
-}
-
-async fn register_company(mesh: &TestMesh, name: &str) -> Company {
-    let registered = mesh
-        .identity()
-        .register_company(RegisterCompanyRequest {
-            company_name: name.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let token = mesh
-        .identity()
-        .issue_company_token(IssueCompanyTokenRequest {
-            company_id: registered.company_id.clone(),
-            client_secret: registered.client_secret.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .access_token;
-    Company {
-        id: registered.company_id,
-        secret: registered.client_secret,
-        token,
-    }
-}
-
 async fn create_dossier(mesh: &TestMesh, company: &str, patient: &str) -> Dossier {
     mesh.dossier()
         .create_dossier(authed(
@@ -979,7 +946,7 @@ async fn login_failures_look_alike_and_lock_the_account_after_five() {
 #[tokio::test]
 async fn company_names_are_unique_regardless_of_case_and_required() {
     let mesh = TestMesh::start().await;
-    register_company(&mesh, "Zorggroep Noord").await;
+    mesh.register_company("Zorggroep Noord").await;
 
     for duplicate in ["zorggroep noord", "ZORGGROEP NOORD", "ZorgGroep Noord"] {
         let status = mesh
@@ -1002,7 +969,7 @@ async fn company_names_are_unique_regardless_of_case_and_required() {
         assert_invalid(&status, &["company_name"]);
     }
     // A different name is fine.
-    register_company(&mesh, "Zorggroep Zuid").await;
+    mesh.register_company("Zorggroep Zuid").await;
 
     mesh.stop().await;
 }
@@ -1010,8 +977,8 @@ async fn company_names_are_unique_regardless_of_case_and_required() {
 #[tokio::test]
 async fn company_tokens_need_the_right_id_and_secret() {
     let mesh = TestMesh::start().await;
-    let company = register_company(&mesh, "Geheim Zorg").await;
-    let other = register_company(&mesh, "Ander Zorg").await;
+    let company = mesh.register_company("Geheim Zorg").await;
+    let other = mesh.register_company("Ander Zorg").await;
 
     let attempt = |company_id: String, client_secret: String| {
         let mut identity = mesh.identity();
@@ -1096,7 +1063,7 @@ async fn internal_tokens_need_the_service_credential() {
 #[tokio::test]
 async fn issued_tokens_carry_the_contracts_claims_and_nothing_personal() {
     let mesh = TestMesh::start().await;
-    let company = register_company(&mesh, "Claims Zorg B.V.").await;
+    let company = mesh.register_company("Claims Zorg B.V.").await;
 
     let decoded = decode(&company.token);
     assert_eq!(
@@ -1195,7 +1162,7 @@ async fn no_bsn_password_or_secret_is_stored_outside_where_it_belongs() {
     let patient_bsn = "111222333";
     let password = "a-distinctive password 4711";
 
-    let company = register_company(&mesh, "Opslag Zorg").await;
+    let company = mesh.register_company("Opslag Zorg").await;
     let pseudoniem = register_patient(&mesh, patient_bsn, "Geertruida", "Opslag", password)
         .await
         .unwrap();

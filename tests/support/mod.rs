@@ -118,6 +118,11 @@ impl TestMesh {
 
     /// Registers a company and returns its token.
     pub async fn company_token(&self, name: &str) -> String {
+        self.register_company(name).await.token
+    }
+
+    /// Registers a company; returns its credentials and a token.
+    pub async fn register_company(&self, name: &str) -> Company {
         let registered = self
             .identity()
             .register_company(RegisterCompanyRequest {
@@ -126,15 +131,28 @@ impl TestMesh {
             .await
             .unwrap()
             .into_inner();
-        self.identity()
-            .issue_company_token(IssueCompanyTokenRequest {
-                company_id: registered.company_id,
-                client_secret: registered.client_secret,
-            })
+        let token = self
+            .issue_company_token(&registered.company_id, &registered.client_secret)
             .await
-            .unwrap()
+            .unwrap();
+        Company {
+            id: registered.company_id,
+            secret: registered.client_secret,
+            token,
+        }
+    }
+
+    /// IssueCompanyToken with these credentials.
+    pub async fn issue_company_token(&self, id: &str, secret: &str) -> Result<String, Status> {
+        Ok(self
+            .identity()
+            .issue_company_token(IssueCompanyTokenRequest {
+                company_id: id.into(),
+                client_secret: secret.into(),
+            })
+            .await?
             .into_inner()
-            .access_token
+            .access_token)
     }
 
     /// Registers a patient and signs in; returns (pseudoniem, token).
@@ -170,6 +188,13 @@ impl TestMesh {
 }
 
 pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A registered company: its credentials and a token.
+pub struct Company {
+    pub id: String,
+    pub secret: String,
+    pub token: String,
+}
 
 /// A connected channel to `addr`.
 pub async fn channel(addr: std::net::SocketAddr) -> Channel {
