@@ -104,10 +104,13 @@ fn authorize<B>(
         return Ok(());
     };
 
-    let caller = authenticate(verifier, request.headers(), allowed).inspect_err(|error| {
-        tracing::info!(reason = error.reason(), "request refused");
-    });
-    let caller = caller.map_err(AuthError::into_status)?;
+    let caller = authenticate(verifier, request.headers(), allowed).map_err(|error| {
+        let reason = error.reason();
+        let status = error.into_status();
+        // The message names the rule that failed, never the token.
+        tracing::info!(reason, detail = status.message(), "request refused");
+        status
+    })?;
     if caller.on_behalf_of.is_none() {
         request.headers_mut().remove(FORWARDED_AUTHORIZATION);
     }
