@@ -256,7 +256,12 @@ impl IdentityService for IdentityApi {
         validation::service_name(&input.service_name)
             .map_err(|rule| crate::errors::invalid_field("service_name", rule))?;
         let token = self.issue(crate::auth::claims::INTERNAL_SUBJECT, Role::Internal)?;
-        tracing::info!(service = %input.service_name, peer = ?peer, "internal token issued");
+        let service = if input.service_name.is_empty() {
+            "(unnamed)"
+        } else {
+            input.service_name.as_str()
+        };
+        tracing::info!(service, peer = ?peer, "internal token issued");
         Ok(Response::new(IssueInternalTokenResponse {
             access_token: token.access_token,
             token_type: "Bearer".into(),
