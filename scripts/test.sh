@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Runs every test: formatting, clippy, `cargo test`, then the contract's grpcurl
-# walkthrough (scripts/walkthrough.sh) against the real binary, twice:
+# walkthrough (scripts/walkthrough.sh) and the same walkthrough with a Python
+# client generated from proto/ by grpcio-tools (scripts/python_client.py)
+# against the real binary, twice:
 #   (a) one process, `toestemming all`, with a fresh DATA_DIR and no
 #       JWT_SECRET_KEY, so it generates a development key and credential;
 #   (b) three processes, `toestemming pseudoniem|identity|dossier`, each with
 #       its own database, sharing JWT_SECRET_KEY and INTERNAL_CLIENT_SECRET,
 #       finding each other on the default addresses.
 # Both use the default ports 127.0.0.1:50051-50053, which must be free.
-# The last line is `walkthrough: N passed, M failed`; the exit status is
-# non-zero on any failure.
+# A run passes when both clients pass against its mesh and no server log
+# contains a value they used. The last line is `walkthrough: N passed,
+# M failed` (N, M count the two runs); the exit status is non-zero on any
+# failure.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,6 +30,7 @@ section "test dependencies"
 scripts/install-test-deps.sh
 GRPCURL="$root/.venv/bin/grpcurl"
 export GRPCURL
+PYTHON="$root/.venv/bin/python"
 
 section "buf lint (proto/ against buf's STANDARD rules)"
 .venv/bin/buf lint
@@ -143,27 +148,35 @@ wait_ready() {
     done
 }
 
-# Runs the walkthrough, then checks that no server log contains a BSN,
-# password, secret or token the walkthrough used (without printing them).
+# Runs the grpcurl walkthrough and then the generated Python client (both,
+# even when the first fails), then checks that no server log contains a BSN,
+# password, secret or token either of them used (without printing them).
 walkthrough() {
-    local sensitive="$tmp/sensitive.txt" name
+    local sensitive="$tmp/sensitive.txt" name status=0 leaked=0
     : >"$sensitive"
     IDENTITY_ADDR="$IDENTITY_ADDR" PSEUDONIEM_ADDR="$PSEUDONIEM_ADDR" DOSSIER_ADDR="$DOSSIER_ADDR" \
-        WALKTHROUGH_SENSITIVE_FILE="$sensitive" scripts/walkthrough.sh || return 1
+        WALKTHROUGH_SENSITIVE_FILE="$sensitive" scripts/walkthrough.sh || status=1
+    echo "--- the same walkthrough with a Python client generated from proto/"
+    IDENTITY_ADDR="$IDENTITY_ADDR" PSEUDONIEM_ADDR="$PSEUDONIEM_ADDR" DOSSIER_ADDR="$DOSSIER_ADDR" \
+        WALKTHROUGH_SENSITIVE_FILE="$sensitive" "$PYTHON" scripts/python_client.py || status=1
     for name in "${names[@]}"; do
         if grep -qF -f "$sensitive" "$tmp/$name.log"; then
             echo "the log of $name contains a BSN, password, secret or token used by the walkthrough" >&2
-            return 1
+            leaked=1
         fi
     done
-    echo "ok - no server log contains a BSN, password, secret or token of the walkthrough"
+    if ((leaked == 0)); then
+        echo "ok - no server log contains a BSN, password, secret or token of the walkthrough"
+    fi
+    ((status == 0 && leaked == 0))
 }
 
 passed=0
 failed=0
 
 # run_mode LABEL SETUP_FUNCTION [EXTRA_ADDR...]: starts the mesh, walks
-# through, stops it. EXTRA_ADDRs must be free too.
+# through with grpcurl and with the generated Python client, stops it.
+# EXTRA_ADDRs must be free too.
 run_mode() {
     local label="$1" setup="$2"
     shift 2

@@ -1,0 +1,411 @@
+#!/usr/bin/env python3
+"""The contract walkthrough with a Python client generated from proto/.
+
+Proves that a client in another language, generated from the protos alone,
+works against a running mesh:
+
+  RegisterCompany -> IssueCompanyToken -> RegisterPatient -> CreateDossier
+  (PENDING, created) -> CheckPermission (false) -> LoginPatient ->
+  ListMyDossiers -> SetConsent GRANTED -> CheckPermission (true) ->
+  DeleteDossier -> CheckPermission (NOT_FOUND)
+
+plus the error details of the contract, read with grpcio-status
+(google.rpc.Status in `grpc-status-details-bin`): CreateDossier without a
+token is UNAUTHENTICATED with ErrorInfo TOKEN_MISSING; GetPseudoniem with a
+company token is PERMISSION_DENIED with ErrorInfo ROLE_NOT_ALLOWED and
+allowed_roles "Internal"; RegisterPatient with a bad BSN is INVALID_ARGUMENT
+with a BadRequest naming `bsn`. It also reads the custom method option
+(toestemming.auth.v1.access) from the generated descriptors.
+
+The code is generated at run time into a temporary directory with
+`python -m grpc_tools.protoc -Iproto --python_out --grpc_python_out` (all
+four proto files; grpc_tools ships descriptor.proto and timestamp.proto).
+Needs grpcio, grpcio-tools and grpcio-status: run it with the project venv,
+
+    scripts/install-test-deps.sh && .venv/bin/python scripts/python_client.py
+
+Every run makes a new company and a new random BSN, so it can be repeated
+against the same data. It prints step names and non-sensitive fields only:
+never a token, a secret, a password or a BSN.
+
+Environment: IDENTITY_ADDR (127.0.0.1:50051), PSEUDONIEM_ADDR
+(127.0.0.1:50052), DOSSIER_ADDR (127.0.0.1:50053), WALKTHROUGH_SENSITIVE_FILE
+(optional: the BSN, password, secret and tokens used are appended there, one
+a line, so scripts/test.sh can check that no server log contains them).
+"""
+
+import importlib
+import os
+import re
+import secrets
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PROTO_DIR = ROOT / "proto"
+PROTO_FILES = [
+    "toestemming/auth/v1/auth.proto",
+    "toestemming/identity/v1/identity.proto",
+    "toestemming/pseudoniem/v1/pseudoniem.proto",
+    "toestemming/dossier/v1/dossier.proto",
+]
+
+IDENTITY_ADDR = os.environ.get("IDENTITY_ADDR", "127.0.0.1:50051")
+PSEUDONIEM_ADDR = os.environ.get("PSEUDONIEM_ADDR", "127.0.0.1:50052")
+DOSSIER_ADDR = os.environ.get("DOSSIER_ADDR", "127.0.0.1:50053")
+TIMEOUT_SECONDS = 20
+
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+# Invalid by the 11-proof (the contract's own example).
+BAD_BSN = "123456780"
+
+try:
+    import grpc
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+except ImportError as error:
+    sys.exit(
+        f"python client: {error}; run scripts/install-test-deps.sh and use .venv/bin/python"
+    )
+
+
+# --- output without secrets --------------------------------------------------
+
+_sensitive = []
+_step = "start"
+
+
+def remember_sensitive(*values):
+    """Values never to print; appended to WALKTHROUGH_SENSITIVE_FILE if set."""
+    values = [v for v in values if v]
+    _sensitive.extend(values)
+    path = os.environ.get("WALKTHROUGH_SENSITIVE_FILE")
+    if path and values:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write("".join(v + "\n" for v in values))
+
+
+def redact(text):
+    text = str(text)
+    for value in _sensitive:
+        text = text.replace(value, "<redacted>")
+    text = re.sub(r"[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]+", "<redacted-jwt>", text)
+    return re.sub(r"(?<![0-9A-Za-z-])[0-9]{9}(?![0-9A-Za-z-])", "<redacted-9-digits>", text)
+
+
+class StepFailed(Exception):
+    pass
+
+
+def step(name):
+    global _step
+    _step = name
+
+
+def ok():
+    print(f"ok - {_step}", flush=True)
+
+
+def check(condition, message):
+    if not condition:
+        raise StepFailed(message)
+
+
+def describe(error):
+    """A gRPC error as `CODE: message`, for failure messages (redacted later)."""
+    if isinstance(error, grpc.RpcError) and hasattr(error, "code"):
+        return f"{error.code().name}: {error.details()}"
+    return f"{type(error).__name__}: {error}"
+
+
+# --- generated code ----------------------------------------------------------
+
+
+def generate(out_dir):
+    """Runs grpc_tools.protoc over proto/ and imports the generated modules."""
+    missing = [p for p in PROTO_FILES if not (PROTO_DIR / p).is_file()]
+    check(not missing, f"missing proto files: {', '.join(missing)}")
+    result = subprocess.run(
+        [sys.executable, "-m", "grpc_tools.protoc", f"-I{PROTO_DIR}",
+         f"--python_out={out_dir}", f"--grpc_python_out={out_dir}", *PROTO_FILES],
+        capture_output=True, text=True, check=False,
+    )
+    check(result.returncode == 0,
+          f"grpc_tools.protoc exited {result.returncode}: {result.stderr.strip()}")
+    sys.path.insert(0, str(out_dir))
+    modules = {}
+    for proto in PROTO_FILES:
+        base = proto[: -len(".proto")].replace("/", ".")
+        for suffix in ("_pb2", "_pb2_grpc"):
+            name = base + suffix
+            try:
+                modules[name.rsplit(".", 1)[1]] = importlib.import_module(name)
+            except Exception as error:  # an option that breaks Python codegen lands here
+                raise StepFailed(f"generated module {name} does not import: "
+                                 f"{type(error).__name__}: {error}") from error
+    return modules
+
+
+# --- status details ----------------------------------------------------------
+
+
+def expect_error(code, call, *args, details=True, **kwargs):
+    """Makes the call, which must fail with CODE; returns (error, google.rpc.Status).
+
+    With details=False the call need not carry a google.rpc.Status (the status
+    is then None), but one that it carries must agree with the code."""
+    try:
+        call(*args, timeout=TIMEOUT_SECONDS, **kwargs)
+    except grpc.RpcError as error:
+        check(error.code() == code, f"expected {code.name}, got {describe(error)}")
+        try:
+            status = rpc_status.from_call(error)
+        except ValueError as mismatch:  # code or message differ from the details
+            raise StepFailed(f"grpc-status-details-bin disagrees with the status: {mismatch}") from mismatch
+        check(status is not None or not details, "no google.rpc.Status in grpc-status-details-bin")
+        message = error.details() or ""
+        for value in _sensitive:
+            check(value not in message, "the error message contains a sensitive value")
+        return error, status
+    raise StepFailed(f"the call succeeded; expected {code.name}")
+
+
+def unpack_details(status, message_type):
+    found = []
+    for detail in status.details:
+        if detail.Is(message_type.DESCRIPTOR):
+            message = message_type()
+            detail.Unpack(message)
+            found.append(message)
+    kinds = ", ".join(d.type_url for d in status.details) or "none"
+    check(found, f"no {message_type.DESCRIPTOR.full_name} in the status details (found: {kinds})")
+    return found
+
+
+def expect_error_info(status, reason):
+    info = unpack_details(status, error_details_pb2.ErrorInfo)[0]
+    check(info.domain == "toestemming", f"ErrorInfo domain is '{info.domain}', expected 'toestemming'")
+    check(info.reason == reason, f"ErrorInfo reason is '{info.reason}', expected '{reason}'")
+    return info
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+def random_bsn():
+    """A random BSN passing the 11-proof: 9·d1 + 8·d2 + … + 2·d8 − d9 ≡ 0 (mod 11)."""
+    while True:
+        digits = [secrets.randbelow(10) for _ in range(8)]
+        check_digit = sum(w * d for w, d in zip(range(9, 1, -1), digits)) % 11
+        if check_digit < 10 and any(digits + [check_digit]):
+            return "".join(map(str, digits + [check_digit]))
+
+
+def bearer(token):
+    return [("authorization", "Bearer " + token)]
+
+
+def expect_token(response):
+    check(response.access_token, "no access_token in the response")
+    check(response.token_type == "Bearer", f"token_type is '{response.token_type}', expected 'Bearer'")
+    check(0 < response.expires_in <= 900,
+          f"expires_in is {response.expires_in}, expected 1..900 seconds")
+    return response.access_token
+
+
+# --- the walkthrough ---------------------------------------------------------
+
+
+def walkthrough(gen):
+    auth_pb2 = gen["auth_pb2"]
+    identity_pb2, identity_grpc = gen["identity_pb2"], gen["identity_pb2_grpc"]
+    pseudoniem_pb2, pseudoniem_grpc = gen["pseudoniem_pb2"], gen["pseudoniem_pb2_grpc"]
+    dossier_pb2, dossier_grpc = gen["dossier_pb2"], gen["dossier_pb2_grpc"]
+    pending = dossier_pb2.CONSENT_STATUS_PENDING
+    granted = dossier_pb2.CONSENT_STATUS_GRANTED
+    consent_name = dossier_pb2.ConsentStatus.Name
+
+    step("generated descriptor of CreateDossier carries (toestemming.auth.v1.access) "
+         "roles [ROLE_HEALTHCARE_COMPANY]")
+    method = dossier_pb2.DESCRIPTOR.services_by_name["DossierService"].methods_by_name["CreateDossier"]
+    options = method.GetOptions()
+    check(options.HasExtension(auth_pb2.access), "CreateDossier has no access option")
+    rule = options.Extensions[auth_pb2.access]
+    check(list(rule.roles) == [auth_pb2.ROLE_HEALTHCARE_COMPANY] and not rule.public,
+          f"CreateDossier access is {{public: {rule.public}, roles: "
+          f"{[auth_pb2.Role.Name(r) for r in rule.roles]}}}")
+    ok()
+
+    step("every generated RPC declares (toestemming.auth.v1.access)")
+    for module in (identity_pb2, pseudoniem_pb2, dossier_pb2):
+        for service in module.DESCRIPTOR.services_by_name.values():
+            for rpc in service.methods:
+                check(rpc.GetOptions().HasExtension(auth_pb2.access),
+                      f"{rpc.full_name} has no access option")
+    ok()
+
+    print(f"python client: identity={IDENTITY_ADDR} pseudoniem={PSEUDONIEM_ADDR} "
+          f"dossier={DOSSIER_ADDR}", flush=True)
+    channels = [grpc.insecure_channel(a) for a in (IDENTITY_ADDR, PSEUDONIEM_ADDR, DOSSIER_ADDR)]
+    try:
+        identity = identity_grpc.IdentityServiceStub(channels[0])
+        pseudoniem = pseudoniem_grpc.PseudoniemServiceStub(channels[1])
+        dossier = dossier_grpc.DossierServiceStub(channels[2])
+
+        bsn = random_bsn()
+        password = "py-" + secrets.token_urlsafe(18)
+        company_name = "Python Client Zorg " + secrets.token_hex(6)
+        remember_sensitive(bsn, password)
+
+        def call(method, request, token=None):
+            return method(request, timeout=TIMEOUT_SECONDS,
+                          metadata=bearer(token) if token else None)
+
+        # --- company ---------------------------------------------------------
+        step("RegisterCompany")
+        response = call(identity.RegisterCompany,
+                        identity_pb2.RegisterCompanyRequest(company_name=company_name))
+        company_id, client_secret = response.company_id, response.client_secret
+        remember_sensitive(client_secret)
+        check(UUID_RE.match(company_id), "company_id is not a lowercase UUID")
+        check(client_secret, "no client_secret in the response")
+        ok()
+
+        step("IssueCompanyToken")
+        company_token = expect_token(call(identity.IssueCompanyToken,
+                                          identity_pb2.IssueCompanyTokenRequest(
+                                              company_id=company_id, client_secret=client_secret)))
+        remember_sensitive(company_token)
+        ok()
+
+        # --- patient ---------------------------------------------------------
+        step("RegisterPatient with a bad BSN is INVALID_ARGUMENT with a BadRequest naming bsn")
+        _, status = expect_error(grpc.StatusCode.INVALID_ARGUMENT, identity.RegisterPatient,
+                                 identity_pb2.RegisterPatientRequest(
+                                     bsn=BAD_BSN, first_name="Py", last_name="Client",
+                                     password=password))
+        bad_request = unpack_details(status, error_details_pb2.BadRequest)[0]
+        fields = [v.field for v in bad_request.field_violations]
+        check(fields == ["bsn"], f"field violations name {fields}, expected ['bsn']")
+        check(all(BAD_BSN not in v.description for v in bad_request.field_violations),
+              "a field violation's description contains the BSN")
+        ok()
+
+        step("RegisterPatient")
+        response = call(identity.RegisterPatient, identity_pb2.RegisterPatientRequest(
+            bsn=bsn, first_name="Py", last_name="Client", password=password))
+        check(UUID_RE.match(response.pseudoniem), "pseudoniem is not a lowercase UUID")
+        ok()
+
+        # --- dossier, as the company ----------------------------------------
+        step("CreateDossier without a token is UNAUTHENTICATED with ErrorInfo TOKEN_MISSING")
+        _, status = expect_error(grpc.StatusCode.UNAUTHENTICATED, dossier.CreateDossier,
+                                 dossier_pb2.CreateDossierRequest(bsn=bsn))
+        expect_error_info(status, "TOKEN_MISSING")
+        ok()
+
+        step("CreateDossier (PENDING, created)")
+        response = call(dossier.CreateDossier, dossier_pb2.CreateDossierRequest(bsn=bsn), company_token)
+        check(response.created, "created is false")
+        check(response.dossier.consent == pending,
+              f"consent is {consent_name(response.dossier.consent)}, expected CONSENT_STATUS_PENDING")
+        check(response.dossier.company_name == company_name, "company_name is not the company's")
+        check(UUID_RE.match(response.dossier.id), "dossier.id is not a lowercase UUID")
+        check(response.dossier.HasField("create_time") and response.dossier.HasField("update_time"),
+              "create_time or update_time is missing")
+        dossier_id = response.dossier.id
+        ok()
+
+        step("CreateDossier again is idempotent (created false)")
+        response = call(dossier.CreateDossier, dossier_pb2.CreateDossierRequest(bsn=bsn), company_token)
+        check(not response.created, "created is true")
+        check(response.dossier.id == dossier_id, "a different dossier id")
+        ok()
+
+        step("CheckPermission (gave_permission False)")
+        response = call(dossier.CheckPermission, dossier_pb2.CheckPermissionRequest(bsn=bsn),
+                        company_token)
+        check(response.gave_permission is False, "gave_permission is True")
+        check(response.consent == pending,
+              f"consent is {consent_name(response.consent)}, expected CONSENT_STATUS_PENDING")
+        ok()
+
+        step("GetPseudoniem with a company token is PERMISSION_DENIED with ErrorInfo "
+             "ROLE_NOT_ALLOWED, allowed_roles Internal")
+        _, status = expect_error(grpc.StatusCode.PERMISSION_DENIED, pseudoniem.GetPseudoniem,
+                                 pseudoniem_pb2.GetPseudoniemRequest(bsn=bsn),
+                                 metadata=bearer(company_token))
+        info = expect_error_info(status, "ROLE_NOT_ALLOWED")
+        allowed = info.metadata.get("allowed_roles")
+        check(allowed == "Internal", f"ErrorInfo metadata allowed_roles is {allowed!r}, expected 'Internal'")
+        ok()
+
+        # --- consent, as the patient ----------------------------------------
+        step("LoginPatient")
+        patient_token = expect_token(call(identity.LoginPatient, identity_pb2.LoginPatientRequest(
+            bsn=bsn, password=password)))
+        remember_sensitive(patient_token)
+        ok()
+
+        step("ListMyDossiers (one dossier, the company's)")
+        response = call(dossier.ListMyDossiers, dossier_pb2.ListMyDossiersRequest(), patient_token)
+        check(len(response.dossiers) == 1, f"{len(response.dossiers)} dossiers, expected 1")
+        listed = response.dossiers[0]
+        check(listed.id == dossier_id, "the listed dossier is not the one created")
+        check(listed.company_name == company_name, "company_name is not the company's")
+        check(listed.consent == pending,
+              f"consent is {consent_name(listed.consent)}, expected CONSENT_STATUS_PENDING")
+        check(not response.next_page_token, "next_page_token is set on the only page")
+        ok()
+
+        step("SetConsent GRANTED")
+        response = call(dossier.SetConsent, dossier_pb2.SetConsentRequest(
+            dossier_id=dossier_id, consent=granted), patient_token)
+        check(response.dossier.id == dossier_id, "a different dossier id")
+        check(response.dossier.consent == granted,
+              f"consent is {consent_name(response.dossier.consent)}, expected CONSENT_STATUS_GRANTED")
+        ok()
+
+        # --- back to the company ---------------------------------------------
+        step("CheckPermission (gave_permission True)")
+        response = call(dossier.CheckPermission, dossier_pb2.CheckPermissionRequest(bsn=bsn),
+                        company_token)
+        check(response.gave_permission is True, "gave_permission is False")
+        check(response.consent == granted,
+              f"consent is {consent_name(response.consent)}, expected CONSENT_STATUS_GRANTED")
+        ok()
+
+        step("DeleteDossier")
+        call(dossier.DeleteDossier, dossier_pb2.DeleteDossierRequest(bsn=bsn), company_token)
+        ok()
+
+        step("CheckPermission after delete is NOT_FOUND")
+        expect_error(grpc.StatusCode.NOT_FOUND, dossier.CheckPermission,
+                     dossier_pb2.CheckPermissionRequest(bsn=bsn), metadata=bearer(company_token),
+                     details=False)
+        ok()
+    finally:
+        for channel in channels:
+            channel.close()
+
+
+def main():
+    try:
+        with tempfile.TemporaryDirectory(prefix="toestemming-pyclient-") as out_dir:
+            step("generate Python code from proto/ with grpc_tools.protoc and import it")
+            gen = generate(out_dir)
+            ok()
+            walkthrough(gen)
+    except Exception as error:  # noqa: BLE001 - any failure is reported the same way
+        reason = str(error) if isinstance(error, StepFailed) else describe(error)
+        print(f"not ok - {_step}", flush=True)
+        print(redact(f'python client FAILED at "{_step}": {reason}'), file=sys.stderr, flush=True)
+        return 1
+    print("python client: all steps passed", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
