@@ -257,14 +257,17 @@ impl Settings {
     /// The database of `service`: `DATABASE_URL` when given, else a SQLite
     /// file named after the service in `DATA_DIR`.
     pub fn database_url_for(&self, service: &str, explicit: Option<&str>) -> String {
-        match explicit {
-            Some(url) => url.to_owned(),
-            None => format!(
-                "sqlite://{}?mode=rwc",
-                self.data_dir.join(format!("{service}.db")).display()
-            ),
-        }
+        explicit.map_or_else(|| sqlite_url(&self.data_dir, service), str::to_owned)
     }
+}
+
+/// The default database of `service`: `<data_dir>/<service>.db`, created
+/// when missing.
+pub fn sqlite_url(data_dir: &std::path::Path, service: &str) -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join(format!("{service}.db")).display()
+    )
 }
 
 #[cfg(test)]

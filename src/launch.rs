@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{JwtSettings, ServiceCredential};
+use crate::config::{JwtSettings, ServiceCredential, sqlite_url};
 use crate::dossier::{DossierConfig, DossierHandles};
 use crate::identity::{IdentityConfig, ThrottlePolicy};
 use crate::mesh::server::ServerLimits;
@@ -81,9 +81,7 @@ impl RunningMesh {
     pub async fn wait(mut self) -> crate::Result<()> {
         let mut outcome = Ok(());
         while let Some(joined) = self.tasks.join_next().await {
-            let result = joined
-                .map_err(|error| -> Box<dyn std::error::Error + Send + Sync> { error.into() });
-            if let Err(error) = result.and_then(|inner| inner) {
+            if let Err(error) = joined.map_err(crate::Error::from).and_then(|served| served) {
                 self.shutdown.cancel();
                 if outcome.is_ok() {
                     outcome = Err(error);
@@ -98,13 +96,6 @@ impl RunningMesh {
         self.shutdown.cancel();
         self.wait().await
     }
-}
-
-fn sqlite_url(data_dir: &std::path::Path, service: &str) -> String {
-    format!(
-        "sqlite://{}?mode=rwc",
-        data_dir.join(format!("{service}.db")).display()
-    )
 }
 
 /// Starts Pseudoniem, Identity and Dossier on `listeners`.
@@ -172,11 +163,7 @@ pub async fn start_mesh(
                 return Err(error);
             }
         };
-    tasks.spawn(async move {
-        dossier_task
-            .await
-            .map_err(|error| -> Box<dyn std::error::Error + Send + Sync> { error.into() })?
-    });
+    tasks.spawn(async move { dossier_task.await.map_err(crate::Error::from)? });
 
     Ok(RunningMesh {
         identity_addr,

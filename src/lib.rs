@@ -30,5 +30,7 @@ pub mod identity;
 #[path = "../services/pseudoniem/mod.rs"]
 pub mod pseudoniem;
 
-/// What a server's start-up can fail with (configuration, storage, bind).
-pub type Result<T, E = Box<dyn std::error::Error + Send + Sync>> = std::result::Result<T, E>;
+/// What a server's start-up or run can fail with (configuration, storage,
+/// bind, transport).
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+pub type Result<T, E = Error> = std::result::Result<T, E>;
