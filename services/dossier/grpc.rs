@@ -28,6 +28,14 @@ impl DossierApi {
         }
     }
 
+    /// The calling company and the patient's validated BSN.
+    fn company_and_bsn<T>(request: &Request<T>, bsn: &str) -> Result<(String, Bsn), Status> {
+        let company = Caller::from_request(request)?
+            .subject_as(Role::HealthcareCompany)?
+            .to_owned();
+        Ok((company, Bsn::from_field("bsn", bsn)?))
+    }
+
     /// The calling company and the pseudoniem of the patient it names, or
     /// `None` for a patient the mesh has never seen (so no dossier exists).
     async fn company_and_existing_patient<T>(
@@ -35,10 +43,7 @@ impl DossierApi {
         request: &Request<T>,
         bsn: &str,
     ) -> Result<(String, Option<String>), Status> {
-        let company = Caller::from_request(request)?
-            .subject_as(Role::HealthcareCompany)?
-            .to_owned();
-        let bsn = Bsn::from_field("bsn", bsn)?;
+        let (company, bsn) = Self::company_and_bsn(request, bsn)?;
         let pseudoniem = self
             .pseudoniemen
             .lookup(&CallContext::of(request), &bsn)
@@ -53,10 +58,7 @@ impl DossierService for DossierApi {
         &self,
         request: Request<CreateDossierRequest>,
     ) -> Result<Response<CreateDossierResponse>, Status> {
-        let company = Caller::from_request(&request)?
-            .subject_as(Role::HealthcareCompany)?
-            .to_owned();
-        let bsn = Bsn::from_field("bsn", &request.get_ref().bsn)?;
+        let (company, bsn) = Self::company_and_bsn(&request, &request.get_ref().bsn)?;
         let (pseudoniem, _) = self
             .pseudoniemen
             .get(&CallContext::of(&request), &bsn)
