@@ -9,7 +9,7 @@
 //! change the number of loopback calls (default 2000). Under `cargo test`
 //! (no `--bench` argument) it runs a few rounds only, as a smoke test.
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::time::{Duration, Instant};
@@ -102,10 +102,10 @@ async fn loopback() {
     println!(
         "internal tokens fetched by Dossier from Identity during {} calls: {}",
         2 * requests,
-        mesh.running.dossier.tokens.fetches()
+        mesh.internal_token_fetches(toestemming::settings::ServiceKind::Dossier)
     );
     assert_eq!(
-        mesh.running.dossier.tokens.fetches(),
+        mesh.internal_token_fetches(toestemming::settings::ServiceKind::Dossier),
         1,
         "one Internal token per lifetime, not per call"
     );

@@ -56,10 +56,11 @@ impl fmt::Debug for Bsn {
 }
 
 impl Bsn {
-    /// Parses the request field `field`, answering INVALID_ARGUMENT with a
-    /// field violation that names the rule, never the value.
-    pub fn from_field(field: &str, input: &str) -> Result<Self, tonic::Status> {
-        Self::parse(input).map_err(|error| crate::errors::invalid_field(field, error.to_string()))
+    /// Parses the request field `field`; the violation names the rule,
+    /// never the value.
+    pub fn from_field(field: &str, input: &str) -> Result<Self, crate::errors::FieldErrors> {
+        Self::parse(input)
+            .map_err(|error| crate::errors::FieldErrors::one(field, error.to_string()))
     }
 }
 

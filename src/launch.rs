@@ -1,47 +1,25 @@
-//! Assembling services into processes: one service alone, or the whole mesh
-//! in one process (`toestemming all`).
+//! Starting services: one alone, or the whole mesh in one process.
+//!
+//! Every start goes through [`start`]: the service's `Config` from the
+//! settings, its `App` from the `Config`, then [`crate::mesh::serve`]. The
+//! CLI, the tests and the benchmark all use it, so there is one way a
+//! service comes up.
 //!
 //! In one process the services still talk gRPC over loopback to each other,
 //! exactly as separate processes or containers do: same layers, same
-//! tokens. Only the listeners are bound up front, so each service learns the
-//! others' real addresses (which also lets tests use ephemeral ports).
+//! tokens. The listeners are bound before anything starts, so each service
+//! learns the others' real addresses (which also lets tests use ephemeral
+//! ports).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::task::JoinSet;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{JwtSettings, ServiceCredential, sqlite_url};
-use crate::dossier::{DossierConfig, DossierHandles};
-use crate::identity::{IdentityConfig, ThrottlePolicy};
-use crate::mesh::server::ServerLimits;
-use crate::pseudoniem::PseudoniemConfig;
-
-/// The listeners of a whole mesh.
-pub struct MeshListeners {
-    pub identity: TcpListener,
-    pub pseudoniem: TcpListener,
-    pub dossier: TcpListener,
-}
-
-impl MeshListeners {
-    /// Binds the three addresses, failing with a message that names the
-    /// address in use.
-    pub async fn bind(
-        identity: SocketAddr,
-        pseudoniem: SocketAddr,
-        dossier: SocketAddr,
-    ) -> crate::Result<Self> {
-        Ok(Self {
-            identity: bind(identity).await?,
-            pseudoniem: bind(pseudoniem).await?,
-            dossier: bind(dossier).await?,
-        })
-    }
-}
+use crate::mesh::service::{Handles, MeshService};
+use crate::settings::{Peers, ServiceKind, Settings};
 
 /// Binds `address`, with a message that says which address failed.
 pub async fn bind(address: SocketAddr) -> crate::Result<TcpListener> {
@@ -50,38 +28,131 @@ pub async fn bind(address: SocketAddr) -> crate::Result<TcpListener> {
         .map_err(|error| format!("cannot listen on {address}: {error}").into())
 }
 
-/// Everything the mesh needs besides its listeners.
-#[derive(Debug, Clone)]
-pub struct MeshOptions {
-    pub jwt: JwtSettings,
-    pub internal_secret: ServiceCredential,
-    /// Where each service's SQLite file goes, unless a URL is given below.
-    pub data_dir: PathBuf,
-    pub identity_database_url: Option<String>,
-    pub pseudoniem_database_url: Option<String>,
-    pub dossier_database_url: Option<String>,
-    pub dependency_timeout: Duration,
-    pub throttle: ThrottlePolicy,
-    pub limits: ServerLimits,
+/// A service that is serving.
+pub struct Started {
+    pub kind: ServiceKind,
+    pub addr: SocketAddr,
+    pub handles: Handles,
+    task: JoinHandle<crate::Result<()>>,
+}
+
+impl Started {
+    /// Waits until the service has stopped (after `shutdown` is cancelled,
+    /// or on a fatal error).
+    pub async fn wait(self) -> crate::Result<()> {
+        self.task.await?
+    }
+}
+
+/// Starts `kind` on `listener` with `settings`, serving until `shutdown` is
+/// cancelled. Fails before serving when the configuration is incomplete or
+/// the storage cannot be opened.
+pub async fn start(
+    kind: ServiceKind,
+    settings: &Settings,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> crate::Result<Started> {
+    match kind {
+        ServiceKind::Identity => {
+            start_service::<crate::identity::Identity>(settings, listener, shutdown).await
+        }
+        ServiceKind::Pseudoniem => {
+            start_service::<crate::pseudoniem::Pseudoniem>(settings, listener, shutdown).await
+        }
+        ServiceKind::Dossier => {
+            start_service::<crate::dossier::Dossier>(settings, listener, shutdown).await
+        }
+    }
+}
+
+async fn start_service<S: MeshService>(
+    settings: &Settings,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> crate::Result<Started> {
+    let config = S::config(settings)?;
+    let built = S::build(config).await?;
+    let addr = listener.local_addr()?;
+    let limits = settings.limits.clone();
+    let task =
+        tokio::spawn(
+            async move { crate::mesh::serve(built.app, listener, &limits, shutdown).await },
+        );
+    Ok(Started {
+        kind: S::KIND,
+        addr,
+        handles: built.handles,
+        task,
+    })
+}
+
+/// The listeners of a whole mesh, one per service.
+pub struct MeshListeners(BTreeMap<ServiceKind, TcpListener>);
+
+impl MeshListeners {
+    /// Binds each service's address, failing with a message that names the
+    /// address in use.
+    pub async fn bind(address: impl Fn(ServiceKind) -> SocketAddr) -> crate::Result<Self> {
+        let mut listeners = BTreeMap::new();
+        for kind in ServiceKind::START_ORDER {
+            listeners.insert(kind, bind(address(kind)).await?);
+        }
+        Ok(Self(listeners))
+    }
+
+    /// Every service on an ephemeral loopback port: for tests.
+    pub async fn ephemeral() -> crate::Result<Self> {
+        Self::bind(|_| SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Where the services find each other: the addresses actually bound.
+    fn peers(&self) -> crate::Result<Peers> {
+        let url = |kind: ServiceKind| -> crate::Result<String> {
+            let listener = self.0.get(&kind).ok_or("a listener is missing")?;
+            Ok(format!("http://{}", listener.local_addr()?))
+        };
+        Ok(Peers {
+            identity: url(ServiceKind::Identity)?,
+            pseudoniem: url(ServiceKind::Pseudoniem)?,
+            dossier: url(ServiceKind::Dossier)?,
+        })
+    }
 }
 
 /// A mesh started by [`start_mesh`].
 pub struct RunningMesh {
-    pub identity_addr: SocketAddr,
-    pub pseudoniem_addr: SocketAddr,
-    pub dossier_addr: SocketAddr,
-    pub dossier: DossierHandles,
-    tasks: JoinSet<crate::Result<()>>,
+    services: BTreeMap<ServiceKind, Started>,
     shutdown: CancellationToken,
 }
 
 impl RunningMesh {
+    /// Where `kind` listens.
+    pub fn addr(&self, kind: ServiceKind) -> SocketAddr {
+        self.services[&kind].addr
+    }
+
+    /// What `kind` exposes for watching.
+    pub fn handles(&self, kind: ServiceKind) -> &Handles {
+        &self.services[&kind].handles
+    }
+
     /// Waits until every service has stopped. If one fails, the others are
-    /// stopped too and its error is returned.
-    pub async fn wait(mut self) -> crate::Result<()> {
+    /// stopped too and the first error is returned.
+    pub async fn wait(self) -> crate::Result<()> {
         let mut outcome = Ok(());
-        while let Some(joined) = self.tasks.join_next().await {
-            if let Err(error) = joined.map_err(crate::Error::from).and_then(|served| served) {
+        let mut running: tokio::task::JoinSet<_> = self
+            .services
+            .into_values()
+            .map(|started| async move { (started.kind, started.wait().await) })
+            .collect();
+        while let Some(joined) = running.join_next().await {
+            let failed = match joined {
+                Ok((_, Ok(()))) => None,
+                Ok((kind, Err(error))) => Some(format!("{kind}: {error}").into()),
+                Err(error) => Some(crate::Error::from(error)),
+            };
+            if let Some(error) = failed {
                 self.shutdown.cancel();
                 if outcome.is_ok() {
                     outcome = Err(error);
@@ -98,79 +169,34 @@ impl RunningMesh {
     }
 }
 
-/// Starts Pseudoniem, Identity and Dossier on `listeners`.
+/// Starts every service on `listeners`, each finding the others at the
+/// addresses bound there. If one cannot start, those already started are
+/// stopped again and its error is returned.
 pub async fn start_mesh(
-    listeners: MeshListeners,
-    options: MeshOptions,
+    mut listeners: MeshListeners,
+    settings: &Settings,
     shutdown: CancellationToken,
 ) -> crate::Result<RunningMesh> {
-    let identity_addr = listeners.identity.local_addr()?;
-    let pseudoniem_addr = listeners.pseudoniem.local_addr()?;
-    let dossier_addr = listeners.dossier.local_addr()?;
-    let url = |addr: SocketAddr| format!("http://{addr}");
-    let mut tasks = JoinSet::new();
-
-    let pseudoniem = PseudoniemConfig {
-        jwt: options.jwt.clone(),
-        database_url: options
-            .pseudoniem_database_url
-            .clone()
-            .unwrap_or_else(|| sqlite_url(&options.data_dir, "pseudoniem")),
-        limits: options.limits.clone(),
+    let settings = Settings {
+        peers: listeners.peers()?,
+        ..settings.clone()
     };
-    tasks.spawn(crate::pseudoniem::run(
-        listeners.pseudoniem,
-        pseudoniem,
-        shutdown.clone(),
-    ));
-
-    let identity = IdentityConfig {
-        jwt: options.jwt.clone(),
-        database_url: options
-            .identity_database_url
-            .clone()
-            .unwrap_or_else(|| sqlite_url(&options.data_dir, "identity")),
-        internal_secret: options.internal_secret.clone(),
-        pseudoniem_url: url(pseudoniem_addr),
-        dependency_timeout: options.dependency_timeout,
-        throttle: options.throttle.clone(),
-        limits: options.limits.clone(),
+    let mut mesh = RunningMesh {
+        services: BTreeMap::new(),
+        shutdown: shutdown.clone(),
     };
-    tasks.spawn(crate::identity::run(
-        listeners.identity,
-        identity,
-        shutdown.clone(),
-    ));
-
-    let dossier = DossierConfig {
-        jwt: options.jwt.clone(),
-        database_url: options
-            .dossier_database_url
-            .clone()
-            .unwrap_or_else(|| sqlite_url(&options.data_dir, "dossier")),
-        identity_url: url(identity_addr),
-        internal_secret: options.internal_secret.clone(),
-        pseudoniem_url: url(pseudoniem_addr),
-        dependency_timeout: options.dependency_timeout,
-        limits: options.limits.clone(),
-    };
-    let (dossier, dossier_task) =
-        match crate::dossier::start(listeners.dossier, dossier, shutdown.clone()).await {
-            Ok(started) => started,
-            Err(error) => {
-                shutdown.cancel();
-                while tasks.join_next().await.is_some() {}
-                return Err(error);
+    for kind in ServiceKind::START_ORDER {
+        let listener = listeners.0.remove(&kind).ok_or("a listener is missing")?;
+        match start(kind, &settings, listener, shutdown.clone()).await {
+            Ok(started) => {
+                mesh.services.insert(kind, started);
             }
-        };
-    tasks.spawn(async move { dossier_task.await.map_err(crate::Error::from)? });
-
-    Ok(RunningMesh {
-        identity_addr,
-        pseudoniem_addr,
-        dossier_addr,
-        dossier,
-        tasks,
-        shutdown,
-    })
+            Err(error) => {
+                // The others' outcome matters less than why this one failed.
+                let _ = mesh.stop().await;
+                return Err(format!("{kind}: {error}").into());
+            }
+        }
+    }
+    Ok(mesh)
 }

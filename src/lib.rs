@@ -9,17 +9,25 @@
 //!   another (request id, deadline, the forward layer).
 //! - [`proto`]: the code generated from `proto/`, and the descriptor set
 //!   served by reflection.
-//! - [`bsn`], [`errors`], [`config`], [`storage`], [`telemetry`], [`cli`]:
-//!   the small shared pieces.
+//! - [`settings`]: every environment variable, read once; each service
+//!   takes its own `Config` from it.
+//! - [`launch`]: the one path that starts a service, alone or in a mesh.
+//! - [`clients`]: typed clients of the services, for the services that call
+//!   them.
+//! - [`ids`]: the identifiers that travel between services, as types.
+//! - [`bsn`], [`errors`], [`storage`], [`telemetry`], [`cli`]: the small
+//!   shared pieces.
 
 pub mod auth;
 pub mod bsn;
 pub mod cli;
-pub mod config;
+pub mod clients;
 pub mod errors;
+pub mod ids;
 pub mod launch;
 pub mod mesh;
 pub mod proto;
+pub mod settings;
 pub mod storage;
 pub mod telemetry;
 

@@ -14,16 +14,54 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor as _};
 
-/// A storage failure, logged where it happens and answered INTERNAL or
-/// UNAVAILABLE; its text never reaches a caller.
-pub type DbError = sqlx::Error;
+use crate::errors::{Reason, status};
+use crate::settings::DatabaseUrl;
+
+/// A storage failure. Its text (sqlx's: it names tables and constraints,
+/// never bound values) is logged when it becomes a status, and never
+/// returned: a caller learns only whether to retry (UNAVAILABLE,
+/// `STORAGE_UNAVAILABLE`) or not (INTERNAL).
+#[derive(Debug, thiserror::Error)]
+#[error("storage failure: {0}")]
+pub struct StorageError(#[from] sqlx::Error);
+
+impl StorageError {
+    /// Whether retrying later may succeed: the database is unreachable or
+    /// busy, rather than the query or the data being wrong.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self.0,
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+        )
+    }
+
+    /// A row that must exist (it was just written) was not found.
+    pub fn missing_row() -> Self {
+        Self(sqlx::Error::RowNotFound)
+    }
+}
+
+impl From<StorageError> for tonic::Status {
+    fn from(error: StorageError) -> Self {
+        tracing::error!(%error, "storage failure");
+        if error.is_transient() {
+            status(
+                Reason::StorageUnavailable,
+                "storage is unavailable; retry later",
+            )
+        } else {
+            status(Reason::Internal, "storage failure")
+        }
+    }
+}
 
 /// Opens the database at `url` and brings its schema up to date.
 ///
 /// For SQLite the parent directory is created, the file is created if
 /// missing, and every connection uses WAL with a busy timeout, so readers
 /// never block the writer and concurrent writers wait rather than fail.
-pub async fn open(url: &str, migrator: &Migrator) -> Result<AnyPool, sqlx::Error> {
+pub async fn open(url: &DatabaseUrl, migrator: &Migrator) -> Result<AnyPool, sqlx::Error> {
+    let url = url.expose();
     sqlx::any::install_default_drivers();
     let sqlite = url.starts_with("sqlite:");
     if sqlite {
@@ -79,9 +117,35 @@ pub fn now_millis() -> i64 {
         .unwrap_or_default()
 }
 
-/// Whether `error` is a unique-constraint violation.
-pub fn is_unique_violation(error: &sqlx::Error) -> bool {
-    error
-        .as_database_error()
-        .is_some_and(|e| e.is_unique_violation())
+/// Whether an insert created its row or found one with the same key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    Created,
+    AlreadyExists,
+}
+
+impl Inserted {
+    /// A unique-key conflict is an answer (the row exists), not a failure.
+    pub fn from_result<T>(result: Result<T, sqlx::Error>) -> Result<Self, StorageError> {
+        match result {
+            Ok(_) => Ok(Inserted::Created),
+            Err(error)
+                if error
+                    .as_database_error()
+                    .is_some_and(|e| e.is_unique_violation()) =>
+            {
+                Ok(Inserted::AlreadyExists)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// From the row count of an `INSERT … ON CONFLICT DO NOTHING`.
+    pub fn from_rows_affected(rows: u64) -> Self {
+        if rows == 1 {
+            Inserted::Created
+        } else {
+            Inserted::AlreadyExists
+        }
+    }
 }

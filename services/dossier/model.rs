@@ -3,6 +3,8 @@
 
 use base64::Engine as _;
 
+use crate::ids::{CompanyName, DossierId};
+
 /// The patient's decision. A new dossier is `Pending`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Consent {
@@ -31,11 +33,39 @@ impl Consent {
     }
 }
 
-/// One company's dossier about one patient.
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl TryFrom<String> for Consent {
+    type Error = &'static str;
+
+    fn try_from(stored: String) -> Result<Self, Self::Error> {
+        Self::parse(&stored).ok_or("unknown consent value")
+    }
+}
+
+/// A decision a patient can make: a new dossier is pending, but nobody can
+/// set it back to pending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Grant,
+    Decline,
+}
+
+impl From<Decision> for Consent {
+    fn from(decision: Decision) -> Self {
+        match decision {
+            Decision::Grant => Consent::Granted,
+            Decision::Decline => Consent::Declined,
+        }
+    }
+}
+
+/// One company's dossier about one patient, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct DossierRecord {
-    pub id: String,
-    pub company_name: String,
+    #[sqlx(try_from = "String")]
+    pub id: DossierId,
+    #[sqlx(try_from = "String")]
+    pub company_name: CompanyName,
+    #[sqlx(try_from = "String")]
     pub consent: Consent,
     /// Milliseconds since the epoch.
     pub create_time: i64,
@@ -48,7 +78,7 @@ pub struct DossierRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageCursor {
     pub create_time: i64,
-    pub id: String,
+    pub id: DossierId,
 }
 
 impl PageCursor {
@@ -57,7 +87,7 @@ impl PageCursor {
     pub fn after(record: &DossierRecord) -> Self {
         Self {
             create_time: record.create_time,
-            id: record.id.clone(),
+            id: record.id,
         }
     }
 
@@ -80,7 +110,7 @@ impl PageCursor {
             return None;
         }
         let create_time = parts.next()?.parse().ok()?;
-        let id = uuid::Uuid::try_parse(parts.next()?).ok()?.to_string();
+        let id = DossierId::parse(parts.next()?)?;
         Some(Self { create_time, id })
     }
 }
@@ -105,7 +135,7 @@ mod tests {
     fn cursors_round_trip_and_refuse_forgeries() {
         let cursor = PageCursor {
             create_time: 1_700_000_000_123,
-            id: uuid::Uuid::new_v4().to_string(),
+            id: DossierId::random(),
         };
         assert_eq!(PageCursor::decode(&cursor.encode()), Some(cursor));
         for bad in ["", "abc", "djE6MTox", "!!!", &"A".repeat(300)] {

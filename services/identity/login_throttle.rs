@@ -1,7 +1,8 @@
-//! Failed sign-ins, counted per account and per peer (security.md).
+//! Failed sign-ins, counted per account and per client address
+//! (`docs/security.md`).
 //!
 //! After too many failures in a window, further attempts for that account,
-//! or from that peer, are refused with RESOURCE_EXHAUSTED before any
+//! or from that client, are refused with RESOURCE_EXHAUSTED before any
 //! password is checked, until the window has passed. Accounts are keyed by
 //! a SHA-256 of the BSN, so this memory never holds a BSN. The table is
 //! bounded: when full, expired windows are dropped, and if none are, the
@@ -16,33 +17,12 @@ use sha2::{Digest as _, Sha256};
 use tokio::time::Instant;
 
 use crate::bsn::Bsn;
-
-/// What the throttle allows.
-#[derive(Debug, Clone)]
-pub struct ThrottlePolicy {
-    pub window: Duration,
-    pub max_failures_per_account: u32,
-    pub max_failures_per_peer: u32,
-    pub max_tracked: usize,
-}
-
-impl Default for ThrottlePolicy {
-    fn default() -> Self {
-        Self {
-            window: Duration::from_secs(15 * 60),
-            max_failures_per_account: 5,
-            // A peer may be a proxy for many patients (the website), so it
-            // gets far more room than one account.
-            max_failures_per_peer: 100,
-            max_tracked: 100_000,
-        }
-    }
-}
+use crate::settings::ThrottlePolicy;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
     Account([u8; 32]),
-    Peer(IpAddr),
+    Client(IpAddr),
 }
 
 struct Window {
@@ -63,29 +43,34 @@ impl LoginThrottle {
         }
     }
 
-    /// Whether a sign-in for `bsn` from `peer` may be tried now.
-    pub fn allows(&self, bsn: &Bsn, peer: Option<IpAddr>) -> bool {
+    /// Whether a sign-in for `bsn` from `client` may be tried now; when
+    /// not, how long until it may.
+    pub fn check(&self, bsn: &Bsn, client: Option<IpAddr>) -> Result<(), Duration> {
         let now = Instant::now();
         let windows = self.windows.lock().expect("throttle lock");
-        let over = |key: &Key, limit: u32| {
-            windows.get(key).is_some_and(|w| {
-                now.duration_since(w.started) < self.policy.window && w.failures >= limit
+        let blocked_for = |key: &Key, limit: u32| {
+            windows.get(key).and_then(|w| {
+                let age = now.duration_since(w.started);
+                (age < self.policy.window && w.failures >= limit).then(|| self.policy.window - age)
             })
         };
-        let account_blocked = over(&account_key(bsn), self.policy.max_failures_per_account);
-        let peer_blocked =
-            peer.is_some_and(|ip| over(&Key::Peer(ip), self.policy.max_failures_per_peer));
-        !(account_blocked || peer_blocked)
+        let account = blocked_for(&account_key(bsn), self.policy.max_failures_per_account);
+        let client = client
+            .and_then(|ip| blocked_for(&Key::Client(ip), self.policy.max_failures_per_client));
+        match account.into_iter().chain(client).max() {
+            Some(wait) => Err(wait),
+            None => Ok(()),
+        }
     }
 
     /// Counts a failed sign-in.
-    pub fn record_failure(&self, bsn: &Bsn, peer: Option<IpAddr>) {
+    pub fn record_failure(&self, bsn: &Bsn, client: Option<IpAddr>) {
         let now = Instant::now();
         let mut windows = self.windows.lock().expect("throttle lock");
         if windows.len() >= self.policy.max_tracked {
             windows.retain(|_, w| now.duration_since(w.started) < self.policy.window);
         }
-        let keys = std::iter::once(account_key(bsn)).chain(peer.map(Key::Peer));
+        let keys = std::iter::once(account_key(bsn)).chain(client.map(Key::Client));
         for key in keys {
             if windows.len() >= self.policy.max_tracked && !windows.contains_key(&key) {
                 continue;
@@ -104,7 +89,7 @@ impl LoginThrottle {
         }
     }
 
-    /// A successful sign-in clears the account's count (not the peer's).
+    /// A successful sign-in clears the account's count (not the client's).
     pub fn record_success(&self, bsn: &Bsn) {
         self.windows
             .lock()
@@ -125,7 +110,7 @@ mod tests {
         LoginThrottle::new(ThrottlePolicy {
             window: Duration::from_secs(60),
             max_failures_per_account: 3,
-            max_failures_per_peer: 5,
+            max_failures_per_client: 5,
             max_tracked: 100,
         })
     }
@@ -135,16 +120,16 @@ mod tests {
         let t = throttle();
         let bsn = Bsn::parse("111222333").unwrap();
         for _ in 0..3 {
-            assert!(t.allows(&bsn, None));
+            assert!(t.check(&bsn, None).is_ok());
             t.record_failure(&bsn, None);
         }
-        assert!(!t.allows(&bsn, None));
+        assert!(t.check(&bsn, None).is_err());
         assert!(
-            t.allows(&Bsn::parse("123456782").unwrap(), None),
+            t.check(&Bsn::parse("123456782").unwrap(), None).is_ok(),
             "other accounts are not affected"
         );
         tokio::time::advance(Duration::from_secs(61)).await;
-        assert!(t.allows(&bsn, None));
+        assert!(t.check(&bsn, None).is_ok());
     }
 
     /// The first `n` valid BSNs from 100000000 up.
@@ -156,7 +141,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_peer_is_locked_across_accounts() {
+    async fn a_client_is_locked_across_accounts() {
         let t = throttle();
         let peer = Some(IpAddr::from([10, 0, 0, 1]));
         let accounts = bsns(6);
@@ -164,10 +149,13 @@ mod tests {
             t.record_failure(bsn, peer);
         }
         let fresh = &accounts[5];
-        assert!(!t.allows(fresh, peer), "the peer used up its failures");
         assert!(
-            t.allows(fresh, Some(IpAddr::from([10, 0, 0, 2]))),
-            "another peer may still try"
+            t.check(fresh, peer).is_err(),
+            "the client used up its failures"
+        );
+        assert!(
+            t.check(fresh, Some(IpAddr::from([10, 0, 0, 2]))).is_ok(),
+            "another client may still try"
         );
     }
 
@@ -180,6 +168,6 @@ mod tests {
         t.record_success(&bsn);
         t.record_failure(&bsn, None);
         t.record_failure(&bsn, None);
-        assert!(t.allows(&bsn, None));
+        assert!(t.check(&bsn, None).is_ok());
     }
 }

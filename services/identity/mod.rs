@@ -3,13 +3,15 @@
 //! - `grpc`: the handlers;
 //! - `store`: patients (by pseudoniem, never by BSN) and companies;
 //! - `credentials`: argon2id passwords, hashed company secrets;
-//! - `login_throttle`: failed sign-ins per account and per peer;
-//! - `validation`: field rules.
+//! - `login_throttle`: failed sign-ins per account and per client;
+//! - `validation`: field rules;
+//! - `error`: what a call can fail with, answered in one place.
 //!
 //! Identity resolves a BSN through Pseudoniem, with an Internal token it
 //! signs for itself, and then forgets the BSN.
 
 mod credentials;
+mod error;
 mod grpc;
 mod login_throttle;
 mod store;
@@ -19,66 +21,71 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
-use tonic::service::Routes;
 
-pub use login_throttle::ThrottlePolicy;
-
-use crate::auth::{InternalTokenSource, TokenIssuer};
-use crate::config::{JwtSettings, ServiceCredential};
-use crate::mesh::server::{ServerLimits, serve};
-use crate::proto::identity::v1::identity_service_server::{IdentityServiceServer, SERVICE_NAME};
-use crate::pseudoniem::PseudoniemClient;
+use crate::auth::{InternalTokenSource, TokenIssuer, TokenVerifier};
+use crate::clients::PseudoniemClient;
+use crate::mesh::service::{Built, GrpcApp, Handles, MeshService};
+use crate::proto::identity::v1::identity_service_server::IdentityServiceServer;
+use crate::settings::{
+    ConfigError, DatabaseUrl, JwtSettings, ServiceCredential, ServiceKind, Settings, ThrottlePolicy,
+};
 
 /// The schema, embedded in the binary.
-pub static MIGRATOR: Migrator = sqlx::migrate!("services/identity/migrations");
+static MIGRATOR: Migrator = sqlx::migrate!("services/identity/migrations");
+
+/// The Identity service.
+pub struct Identity;
 
 /// What the Identity server needs.
 #[derive(Debug, Clone)]
-pub struct IdentityConfig {
+pub struct Config {
     pub jwt: JwtSettings,
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     /// The credential IssueInternalToken checks.
     pub internal_secret: ServiceCredential,
     pub pseudoniem_url: String,
     pub dependency_timeout: Duration,
-    pub throttle: ThrottlePolicy,
-    pub limits: ServerLimits,
+    pub login_throttle: ThrottlePolicy,
 }
 
-/// Opens the store and serves until `shutdown` is cancelled.
-pub async fn run(
-    listener: TcpListener,
-    config: IdentityConfig,
-    shutdown: CancellationToken,
-) -> crate::Result<()> {
-    let pool = crate::storage::open(&config.database_url, &MIGRATOR).await?;
-    let issuer = Arc::new(TokenIssuer::new(&config.jwt));
-    let pseudoniemen = PseudoniemClient::new(
-        &config.pseudoniem_url,
-        InternalTokenSource::self_signed(issuer.clone()),
-        config.dependency_timeout,
-    )?;
-    let api = grpc::IdentityApi::new(
-        store::IdentityStore::new(pool),
-        issuer,
-        pseudoniemen,
-        config.internal_secret,
-        login_throttle::LoginThrottle::new(config.throttle),
-    )
-    .await?;
-    let server = IdentityServiceServer::new(api)
-        .max_decoding_message_size(config.limits.max_message_bytes)
-        .max_encoding_message_size(config.limits.max_message_bytes);
-    serve(
-        SERVICE_NAME,
-        Routes::new(server),
-        listener,
-        &config.jwt,
-        &config.limits,
-        shutdown,
-    )
-    .await?;
-    Ok(())
+impl MeshService for Identity {
+    const KIND: ServiceKind = ServiceKind::Identity;
+    type Config = Config;
+
+    fn config(settings: &Settings) -> Result<Config, ConfigError> {
+        Ok(Config {
+            jwt: settings.require_jwt()?,
+            database_url: settings.database_url(Self::KIND),
+            internal_secret: settings.require_internal_secret(Self::KIND)?,
+            pseudoniem_url: settings.peers.pseudoniem.clone(),
+            dependency_timeout: settings.dependency_timeout,
+            login_throttle: settings.login_throttle.clone(),
+        })
+    }
+
+    async fn build(config: Config) -> crate::Result<Built> {
+        let pool = crate::storage::open(&config.database_url, &MIGRATOR).await?;
+        let issuer = Arc::new(TokenIssuer::new(&config.jwt));
+        let tokens = InternalTokenSource::self_signed(issuer.clone());
+        let pseudoniemen = PseudoniemClient::new(
+            &config.pseudoniem_url,
+            tokens.clone(),
+            config.dependency_timeout,
+        )?;
+        let api = grpc::IdentityApi::new(
+            store::IdentityStore::new(pool),
+            issuer,
+            pseudoniemen,
+            config.internal_secret,
+            login_throttle::LoginThrottle::new(config.login_throttle),
+        )
+        .await?;
+        let verifier = Arc::new(TokenVerifier::new(&config.jwt));
+        Ok(Built {
+            app: GrpcApp::new(IdentityServiceServer::new(api), verifier).into(),
+            handles: Handles {
+                internal_tokens: Some(tokens),
+            },
+        })
+    }
 }

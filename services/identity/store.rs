@@ -1,27 +1,35 @@
-//! Identity's tables: patients (by pseudoniem) and companies.
+//! Identity's tables: patients (by pseudoniem, never by BSN) and companies.
 
-use sqlx::{AnyPool, Row as _};
+use sqlx::AnyPool;
 
-use crate::storage::{DbError, is_unique_violation, now_millis};
+use super::credentials::StoredHash;
+use crate::ids::{CompanyName, Pseudoniem};
+use crate::storage::{Inserted, StorageError, now_millis};
 
-/// A patient row, as login and profile need it.
+/// A patient row, as sign-in and the profile need it.
+#[derive(Debug, sqlx::FromRow)]
 pub struct PatientRecord {
     pub first_name: String,
     pub last_name: String,
-    pub password_hash: String,
+    #[sqlx(try_from = "String")]
+    pub password_hash: StoredHash,
 }
 
 /// A company row, as token issuing needs it.
+#[derive(Debug, sqlx::FromRow)]
 pub struct CompanyRecord {
-    pub name: String,
-    pub secret_hash: String,
+    #[sqlx(try_from = "String")]
+    pub name: CompanyName,
+    #[sqlx(try_from = "String")]
+    pub secret_hash: StoredHash,
 }
 
-/// Whether an insert created the row or hit an existing one.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Inserted {
-    Created,
-    AlreadyExists,
+/// A new patient account.
+pub struct NewPatient<'a> {
+    pub pseudoniem: &'a Pseudoniem,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub password_hash: &'a StoredHash,
 }
 
 #[derive(Clone)]
@@ -34,10 +42,10 @@ impl IdentityStore {
         Self { pool }
     }
 
-    pub async fn patient_exists(&self, pseudoniem: &str) -> Result<bool, DbError> {
+    pub async fn patient_exists(&self, pseudoniem: &Pseudoniem) -> Result<bool, StorageError> {
         let found: Option<String> =
             sqlx::query_scalar("SELECT pseudoniem FROM patients WHERE pseudoniem = $1")
-                .bind(pseudoniem)
+                .bind(pseudoniem.as_str())
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(found.is_some())
@@ -45,85 +53,60 @@ impl IdentityStore {
 
     /// Inserts a patient; the primary key settles a race between two
     /// registrations of one BSN.
-    pub async fn insert_patient(
-        &self,
-        pseudoniem: &str,
-        first_name: &str,
-        last_name: &str,
-        password_hash: &str,
-    ) -> Result<Inserted, DbError> {
+    pub async fn insert_patient(&self, patient: NewPatient<'_>) -> Result<Inserted, StorageError> {
         let result = sqlx::query(
             "INSERT INTO patients (pseudoniem, first_name, last_name, password_hash, created_at) \
              VALUES ($1, $2, $3, $4, $5)",
         )
-        .bind(pseudoniem)
-        .bind(first_name)
-        .bind(last_name)
-        .bind(password_hash)
+        .bind(patient.pseudoniem.as_str())
+        .bind(patient.first_name)
+        .bind(patient.last_name)
+        .bind(patient.password_hash.as_str())
         .bind(now_millis())
         .execute(&self.pool)
         .await;
-        inserted(result)
+        Inserted::from_result(result)
     }
 
-    pub async fn patient(&self, pseudoniem: &str) -> Result<Option<PatientRecord>, DbError> {
-        let row = sqlx::query(
+    pub async fn patient(
+        &self,
+        pseudoniem: &Pseudoniem,
+    ) -> Result<Option<PatientRecord>, StorageError> {
+        Ok(sqlx::query_as(
             "SELECT first_name, last_name, password_hash FROM patients WHERE pseudoniem = $1",
         )
-        .bind(pseudoniem)
+        .bind(pseudoniem.as_str())
         .fetch_optional(&self.pool)
-        .await?;
-        row.map(|row| {
-            Ok(PatientRecord {
-                first_name: row.try_get(0)?,
-                last_name: row.try_get(1)?,
-                password_hash: row.try_get(2)?,
-            })
-        })
-        .transpose()
+        .await?)
     }
 
-    /// Inserts a company; `name_key` (the lowercased name) is unique.
+    /// Inserts a company; its name is unique regardless of case.
     pub async fn insert_company(
         &self,
-        id: &str,
-        name: &str,
-        name_key: &str,
-        secret_hash: &str,
-    ) -> Result<Inserted, DbError> {
+        id: uuid::Uuid,
+        name: &CompanyName,
+        secret_hash: &StoredHash,
+    ) -> Result<Inserted, StorageError> {
         let result = sqlx::query(
-            "INSERT INTO companies (id, name, name_key, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO companies (id, name, name_key, secret_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
         )
-        .bind(id)
-        .bind(name)
-        .bind(name_key)
-        .bind(secret_hash)
+        .bind(id.to_string())
+        .bind(name.as_str())
+        .bind(name.key())
+        .bind(secret_hash.as_str())
         .bind(now_millis())
         .execute(&self.pool)
         .await;
-        inserted(result)
+        Inserted::from_result(result)
     }
 
-    pub async fn company(&self, id: &str) -> Result<Option<CompanyRecord>, DbError> {
-        let row = sqlx::query("SELECT name, secret_hash FROM companies WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|row| {
-            Ok(CompanyRecord {
-                name: row.try_get(0)?,
-                secret_hash: row.try_get(1)?,
-            })
-        })
-        .transpose()
-    }
-}
-
-/// A unique-key conflict is an answer (the row exists), not a failure.
-fn inserted<T>(result: Result<T, DbError>) -> Result<Inserted, DbError> {
-    match result {
-        Ok(_) => Ok(Inserted::Created),
-        Err(error) if is_unique_violation(&error) => Ok(Inserted::AlreadyExists),
-        Err(error) => Err(error),
+    pub async fn company(&self, id: uuid::Uuid) -> Result<Option<CompanyRecord>, StorageError> {
+        Ok(
+            sqlx::query_as("SELECT name, secret_hash FROM companies WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 }

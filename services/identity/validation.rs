@@ -3,24 +3,6 @@
 
 use super::credentials::{MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS};
 
-/// Longest name (patient or company) in characters.
-pub const MAX_NAME_CHARS: usize = 100;
-
-/// A display name: trimmed, 1 to 100 characters, no control characters.
-pub fn name(value: &str) -> Result<String, String> {
-    let trimmed = value.trim();
-    if trimmed.is_empty() {
-        return Err("must not be empty".into());
-    }
-    if trimmed.chars().count() > MAX_NAME_CHARS {
-        return Err(format!("must be at most {MAX_NAME_CHARS} characters"));
-    }
-    if trimmed.chars().any(char::is_control) {
-        return Err("must not contain control characters".into());
-    }
-    Ok(trimmed.to_owned())
-}
-
 /// A new password: at least 10 characters, at most 1 KiB.
 pub fn new_password(value: &str) -> Result<(), String> {
     if value.chars().count() < MIN_PASSWORD_CHARS {
@@ -32,33 +14,20 @@ pub fn new_password(value: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The key that makes company names unique regardless of case.
-pub fn company_name_key(name: &str) -> String {
-    name.to_lowercase()
-}
-
 /// A service name for IssueInternalToken's audit line: optional (the
 /// credential is what is checked), at most 64 visible ASCII characters so it
 /// is safe in a log line.
-pub fn service_name(value: &str) -> Result<(), String> {
+pub fn service_name(value: &str) -> Result<(), &'static str> {
     if value.len() <= 64 && value.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
         Ok(())
     } else {
-        Err("must be at most 64 visible ASCII characters".into())
+        Err("must be at most 64 visible ASCII characters")
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_are_trimmed_and_bounded() {
-        assert_eq!(name("  Jan ").unwrap(), "Jan");
-        assert!(name("   ").is_err());
-        assert!(name(&"x".repeat(101)).is_err());
-        assert!(name("a\u{0}b").is_err());
-    }
 
     #[test]
     fn passwords_need_ten_characters() {
@@ -73,10 +42,5 @@ mod tests {
         assert!(service_name("").is_ok());
         assert!(service_name("line\nbreak").is_err());
         assert!(service_name(&"s".repeat(65)).is_err());
-    }
-
-    #[test]
-    fn company_names_compare_case_insensitively() {
-        assert_eq!(company_name_key("Zorg BV"), company_name_key("ZORG bv"));
     }
 }

@@ -3,14 +3,15 @@
 
 use tonic::{Request, Response, Status};
 
+use super::error::PseudoniemError;
 use super::store::PseudoniemStore;
 use crate::auth::Caller;
 use crate::bsn::Bsn;
-use crate::errors::storage_failed;
 use crate::proto::pseudoniem::v1::pseudoniem_service_server::PseudoniemService;
 use crate::proto::pseudoniem::v1::{
     GetPseudoniemRequest, GetPseudoniemResponse, LookupPseudoniemRequest, LookupPseudoniemResponse,
 };
+use crate::storage::Inserted;
 
 pub struct PseudoniemApi {
     store: PseudoniemStore,
@@ -19,6 +20,47 @@ pub struct PseudoniemApi {
 impl PseudoniemApi {
     pub fn new(store: PseudoniemStore) -> Self {
         Self { store }
+    }
+
+    async fn get(
+        &self,
+        request: Request<GetPseudoniemRequest>,
+    ) -> Result<GetPseudoniemResponse, PseudoniemError> {
+        let caller = Caller::from_request(&request)?;
+        let bsn = Bsn::from_field("bsn", &request.get_ref().bsn)?;
+        let (pseudoniem, inserted) = self.store.get_or_create(&bsn).await?;
+        let created = inserted == Inserted::Created;
+        audit(
+            caller,
+            "GetPseudoniem",
+            if created { "created" } else { "existing" },
+        );
+        Ok(GetPseudoniemResponse {
+            pseudoniem: pseudoniem.to_string(),
+            created,
+        })
+    }
+
+    async fn lookup(
+        &self,
+        request: Request<LookupPseudoniemRequest>,
+    ) -> Result<LookupPseudoniemResponse, PseudoniemError> {
+        let caller = Caller::from_request(&request)?;
+        let bsn = Bsn::from_field("bsn", &request.get_ref().bsn)?;
+        let found = self.store.lookup(&bsn).await?;
+        audit(
+            caller,
+            "LookupPseudoniem",
+            if found.is_some() {
+                "found"
+            } else {
+                "not_found"
+            },
+        );
+        let pseudoniem = found.ok_or(PseudoniemError::NotFound)?;
+        Ok(LookupPseudoniemResponse {
+            pseudoniem: pseudoniem.to_string(),
+        })
     }
 }
 
@@ -43,39 +85,13 @@ impl PseudoniemService for PseudoniemApi {
         &self,
         request: Request<GetPseudoniemRequest>,
     ) -> Result<Response<GetPseudoniemResponse>, Status> {
-        let caller = Caller::from_request(&request)?;
-        let bsn = Bsn::from_field("bsn", &request.get_ref().bsn)?;
-        let (pseudoniem, created) = self
-            .store
-            .get_or_create(&bsn)
-            .await
-            .map_err(storage_failed)?;
-        audit(
-            caller,
-            "GetPseudoniem",
-            if created { "created" } else { "existing" },
-        );
-        Ok(Response::new(GetPseudoniemResponse {
-            pseudoniem,
-            created,
-        }))
+        Ok(Response::new(self.get(request).await?))
     }
 
     async fn lookup_pseudoniem(
         &self,
         request: Request<LookupPseudoniemRequest>,
     ) -> Result<Response<LookupPseudoniemResponse>, Status> {
-        let caller = Caller::from_request(&request)?;
-        let bsn = Bsn::from_field("bsn", &request.get_ref().bsn)?;
-        match self.store.lookup(&bsn).await.map_err(storage_failed)? {
-            Some(pseudoniem) => {
-                audit(caller, "LookupPseudoniem", "found");
-                Ok(Response::new(LookupPseudoniemResponse { pseudoniem }))
-            }
-            None => {
-                audit(caller, "LookupPseudoniem", "not_found");
-                Err(Status::not_found("this BSN has no pseudoniem"))
-            }
-        }
+        Ok(Response::new(self.lookup(request).await?))
     }
 }

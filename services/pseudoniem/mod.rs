@@ -4,58 +4,57 @@
 //! the verify layer checks the end user's forwarded token too, so every
 //! resolution is logged with who asked and for whom, never with the BSN.
 //!
-//! - `store`: the BSN → pseudoniem table (no tonic types);
+//! - `store`: the BSN → pseudoniem table (no tonic types); private, so no
+//!   other part of the crate can name it;
 //! - `grpc`: the handlers;
-//! - `client`: the typed client that Identity and Dossier use.
+//! - `error`: what a call can fail with, answered in one place.
+//!
+//! Other services reach it through `crate::clients::PseudoniemClient`.
 
-pub mod client;
+mod error;
 mod grpc;
 mod store;
 
+use std::sync::Arc;
+
 use sqlx::migrate::Migrator;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
-use tonic::service::Routes;
 
-pub use client::PseudoniemClient;
-pub use store::PseudoniemStore;
-
-use crate::config::JwtSettings;
-use crate::mesh::server::{ServerLimits, serve};
-use crate::proto::pseudoniem::v1::pseudoniem_service_server::{
-    PseudoniemServiceServer, SERVICE_NAME,
-};
+use crate::auth::TokenVerifier;
+use crate::mesh::service::{Built, GrpcApp, Handles, MeshService};
+use crate::proto::pseudoniem::v1::pseudoniem_service_server::PseudoniemServiceServer;
+use crate::settings::{ConfigError, DatabaseUrl, JwtSettings, ServiceKind, Settings};
 
 /// The schema, embedded in the binary.
-pub static MIGRATOR: Migrator = sqlx::migrate!("services/pseudoniem/migrations");
+static MIGRATOR: Migrator = sqlx::migrate!("services/pseudoniem/migrations");
+
+/// The Pseudoniem service.
+pub struct Pseudoniem;
 
 /// What the Pseudoniem server needs.
 #[derive(Debug, Clone)]
-pub struct PseudoniemConfig {
+pub struct Config {
     pub jwt: JwtSettings,
-    pub database_url: String,
-    pub limits: ServerLimits,
+    pub database_url: DatabaseUrl,
 }
 
-/// Opens the store and serves until `shutdown` is cancelled.
-pub async fn run(
-    listener: TcpListener,
-    config: PseudoniemConfig,
-    shutdown: CancellationToken,
-) -> crate::Result<()> {
-    let pool = crate::storage::open(&config.database_url, &MIGRATOR).await?;
-    let api = grpc::PseudoniemApi::new(PseudoniemStore::new(pool));
-    let server = PseudoniemServiceServer::new(api)
-        .max_decoding_message_size(config.limits.max_message_bytes)
-        .max_encoding_message_size(config.limits.max_message_bytes);
-    serve(
-        SERVICE_NAME,
-        Routes::new(server),
-        listener,
-        &config.jwt,
-        &config.limits,
-        shutdown,
-    )
-    .await?;
-    Ok(())
+impl MeshService for Pseudoniem {
+    const KIND: ServiceKind = ServiceKind::Pseudoniem;
+    type Config = Config;
+
+    fn config(settings: &Settings) -> Result<Config, ConfigError> {
+        Ok(Config {
+            jwt: settings.require_jwt()?,
+            database_url: settings.database_url(Self::KIND),
+        })
+    }
+
+    async fn build(config: Config) -> crate::Result<Built> {
+        let pool = crate::storage::open(&config.database_url, &MIGRATOR).await?;
+        let api = grpc::PseudoniemApi::new(store::PseudoniemStore::new(pool));
+        let verifier = Arc::new(TokenVerifier::new(&config.jwt));
+        Ok(Built {
+            app: GrpcApp::new(PseudoniemServiceServer::new(api), verifier).into(),
+            handles: Handles::default(),
+        })
+    }
 }

@@ -1,9 +1,10 @@
-//! The BSN → pseudoniem table.
+//! The BSN → pseudoniem table: the only place in the mesh a BSN is stored.
 
 use sqlx::AnyPool;
 
 use crate::bsn::Bsn;
-use crate::storage::{DbError, now_millis};
+use crate::ids::Pseudoniem;
+use crate::storage::{Inserted, StorageError, now_millis};
 
 #[derive(Clone)]
 pub struct PseudoniemStore {
@@ -15,38 +16,49 @@ impl PseudoniemStore {
         Self { pool }
     }
 
-    /// The BSN's pseudoniem, created on first use; `true` when this call
+    /// The BSN's pseudoniem, created on first use, and whether this call
     /// created it.
     ///
     /// Concurrent first calls race on the primary key, not on a read-then-
     /// write: exactly one insert wins, the others insert nothing and read the
     /// winner's value. So one BSN always has one pseudoniem, and exactly one
-    /// caller is told `created`.
-    pub async fn get_or_create(&self, bsn: &Bsn) -> Result<(String, bool), DbError> {
-        let candidate = uuid::Uuid::new_v4().to_string();
-        let inserted = sqlx::query(
+    /// caller is told `Created`.
+    pub async fn get_or_create(&self, bsn: &Bsn) -> Result<(Pseudoniem, Inserted), StorageError> {
+        let candidate = Pseudoniem::random();
+        let rows = sqlx::query(
             "INSERT INTO pseudoniemen (bsn, pseudoniem, created_at) VALUES ($1, $2, $3) \
              ON CONFLICT (bsn) DO NOTHING",
         )
         .bind(bsn.expose())
-        .bind(&candidate)
+        .bind(candidate.as_str())
         .bind(now_millis())
         .execute(&self.pool)
         .await?
-        .rows_affected()
-            == 1;
-        if inserted {
-            return Ok((candidate, true));
+        .rows_affected();
+        match Inserted::from_rows_affected(rows) {
+            Inserted::Created => Ok((candidate, Inserted::Created)),
+            Inserted::AlreadyExists => {
+                let existing = self
+                    .lookup(bsn)
+                    .await?
+                    .ok_or_else(StorageError::missing_row)?;
+                Ok((existing, Inserted::AlreadyExists))
+            }
         }
-        let existing = self.lookup(bsn).await?.ok_or(sqlx::Error::RowNotFound)?;
-        Ok((existing, false))
     }
 
     /// The BSN's pseudoniem, if it was ever created. Never creates.
-    pub async fn lookup(&self, bsn: &Bsn) -> Result<Option<String>, DbError> {
-        sqlx::query_scalar("SELECT pseudoniem FROM pseudoniemen WHERE bsn = $1")
-            .bind(bsn.expose())
-            .fetch_optional(&self.pool)
-            .await
+    pub async fn lookup(&self, bsn: &Bsn) -> Result<Option<Pseudoniem>, StorageError> {
+        let stored: Option<String> =
+            sqlx::query_scalar("SELECT pseudoniem FROM pseudoniemen WHERE bsn = $1")
+                .bind(bsn.expose())
+                .fetch_optional(&self.pool)
+                .await?;
+        stored
+            .map(|value| {
+                Pseudoniem::try_from(value)
+                    .map_err(|problem| StorageError::from(sqlx::Error::Decode(problem.into())))
+            })
+            .transpose()
     }
 }

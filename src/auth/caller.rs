@@ -4,9 +4,10 @@ use std::fmt;
 use std::sync::Arc;
 
 use http::HeaderValue;
-use tonic::Status;
 
 use super::claims::{Claims, Role};
+use super::error::AuthError;
+use crate::ids::{CompanyName, Pseudoniem};
 
 /// A token that passed verification, kept to be forwarded. Its `Debug`
 /// never shows it, and the header value it makes is marked sensitive.
@@ -82,21 +83,40 @@ impl Caller {
     /// The caller the verify layer stored, for handlers of protected RPCs.
     /// Missing only if a handler is wired without the layer: an internal
     /// fault, never a reason to let the call through.
-    pub fn from_request<T>(request: &tonic::Request<T>) -> Result<&Caller, Status> {
-        request.extensions().get::<Caller>().ok_or_else(|| {
-            Status::internal("the request was not authenticated by the verify layer")
+    pub fn from_request<T>(request: &tonic::Request<T>) -> Result<&Caller, AuthError> {
+        request
+            .extensions()
+            .get::<Caller>()
+            .ok_or(AuthError::NotVerified)
+    }
+
+    /// The calling patient's pseudoniem.
+    pub fn patient(&self) -> Result<Pseudoniem, AuthError> {
+        let subject = self.subject_as(Role::Patient)?;
+        Pseudoniem::parse(subject).ok_or(AuthError::invalid(
+            super::AUTHORIZATION,
+            "the subject does not fit the role",
+        ))
+    }
+
+    /// The calling company's name.
+    pub fn company(&self) -> Result<CompanyName, AuthError> {
+        let subject = self.subject_as(Role::HealthcareCompany)?;
+        CompanyName::parse(subject).map_err(|_| {
+            AuthError::invalid(super::AUTHORIZATION, "the subject does not fit the role")
         })
     }
 
     /// The immediate caller's subject when it has `role`; the verify layer
     /// already enforced the proto's rule, this keeps handlers honest.
-    pub fn subject_as(&self, role: Role) -> Result<&str, Status> {
+    pub fn subject_as(&self, role: Role) -> Result<&str, AuthError> {
         if self.principal.role == role {
             Ok(&self.principal.subject)
         } else {
-            Err(Status::permission_denied(format!(
-                "this method is for role {role}"
-            )))
+            Err(AuthError::RoleNotAllowed {
+                role: self.principal.role,
+                allowed: role.alone(),
+            })
         }
     }
 }

@@ -19,6 +19,15 @@ pub enum Role {
 impl Role {
     pub const ALL: [Role; 3] = [Role::Patient, Role::HealthcareCompany, Role::Internal];
 
+    /// This role as a one-role rule.
+    pub fn alone(self) -> &'static [Role] {
+        match self {
+            Role::Patient => &[Role::Patient],
+            Role::HealthcareCompany => &[Role::HealthcareCompany],
+            Role::Internal => &[Role::Internal],
+        }
+    }
+
     /// The claim string, e.g. `HealthcareCompany`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -7,31 +7,41 @@
 //! would have been allowed. Messages describe the rule that failed, never
 //! the token.
 
-use std::collections::HashMap;
-
-use tonic::{Code, Status};
+use tonic::Status;
 
 use super::claims::Role;
-use crate::errors::with_error_info;
+use crate::errors::{Reason, status_with};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     /// No credential under `header`. Reason `TOKEN_MISSING`.
+    #[error("missing credential: send `{header}: Bearer <token>`")]
     Missing { header: &'static str },
     /// A credential that is malformed, forged, or fails a claim check.
     /// Reason `TOKEN_INVALID`.
+    #[error("invalid credential in `{header}`: {problem}")]
     Invalid {
         header: &'static str,
         problem: &'static str,
     },
     /// A genuine token at or past its `exp`. Reason `TOKEN_EXPIRED`.
+    #[error("the token in `{header}` has expired; get a new one")]
     Expired { header: &'static str },
     /// A verified caller the RPC's rule does not admit. Reason
     /// `ROLE_NOT_ALLOWED`.
+    #[error(
+        "role {role} may not call this method; allowed roles: {}",
+        roles(allowed)
+    )]
     RoleNotAllowed {
         role: Role,
         allowed: &'static [Role],
     },
+    /// A handler of a protected RPC found no verified caller: the verify
+    /// layer is not wired in front of it. A fault of the server, never a
+    /// reason to let the call through. Reason `INTERNAL`.
+    #[error("the request was not authenticated by the verify layer")]
+    NotVerified,
 }
 
 impl AuthError {
@@ -40,12 +50,13 @@ impl AuthError {
     }
 
     /// The `ErrorInfo.reason`.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> Reason {
         match self {
-            AuthError::Missing { .. } => "TOKEN_MISSING",
-            AuthError::Invalid { .. } => "TOKEN_INVALID",
-            AuthError::Expired { .. } => "TOKEN_EXPIRED",
-            AuthError::RoleNotAllowed { .. } => "ROLE_NOT_ALLOWED",
+            AuthError::Missing { .. } => Reason::TokenMissing,
+            AuthError::Invalid { .. } => Reason::TokenInvalid,
+            AuthError::Expired { .. } => Reason::TokenExpired,
+            AuthError::RoleNotAllowed { .. } => Reason::RoleNotAllowed,
+            AuthError::NotVerified => Reason::Internal,
         }
     }
 
@@ -59,41 +70,32 @@ impl AuthError {
             other => other,
         }
     }
+}
 
-    pub fn into_status(self) -> Status {
-        let reason = self.reason();
-        match self {
-            AuthError::Missing { header } => with_error_info(
-                Code::Unauthenticated,
-                format!("missing credential: send `{header}: Bearer <token>`"),
-                reason,
-                HashMap::from([("header".to_owned(), header.to_owned())]),
-            ),
-            AuthError::Invalid { header, problem } => with_error_info(
-                Code::Unauthenticated,
-                format!("invalid credential in `{header}`: {problem}"),
-                reason,
-                HashMap::from([("header".to_owned(), header.to_owned())]),
-            ),
-            AuthError::Expired { header } => with_error_info(
-                Code::Unauthenticated,
-                format!("the token in `{header}` has expired; get a new one"),
-                reason,
-                HashMap::from([("header".to_owned(), header.to_owned())]),
-            ),
-            AuthError::RoleNotAllowed { role, allowed } => {
-                let allowed: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
-                let allowed = allowed.join(",");
-                with_error_info(
-                    Code::PermissionDenied,
-                    format!("role {role} may not call this method; allowed roles: {allowed}"),
-                    reason,
-                    HashMap::from([
-                        ("allowed_roles".to_owned(), allowed),
-                        ("role".to_owned(), role.as_str().to_owned()),
-                    ]),
-                )
+fn roles(roles: &[Role]) -> String {
+    let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+    names.join(",")
+}
+
+impl From<AuthError> for Status {
+    fn from(error: AuthError) -> Self {
+        let reason = error.reason();
+        let message = error.to_string();
+        match error {
+            AuthError::Missing { header }
+            | AuthError::Invalid { header, .. }
+            | AuthError::Expired { header } => {
+                status_with(reason, message, [("header", header.to_owned())])
             }
+            AuthError::RoleNotAllowed { role, allowed } => status_with(
+                reason,
+                message,
+                [
+                    ("allowed_roles", roles(allowed)),
+                    ("role", role.as_str().to_owned()),
+                ],
+            ),
+            AuthError::NotVerified => status_with(reason, message, []),
         }
     }
 }

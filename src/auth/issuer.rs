@@ -7,7 +7,7 @@ use std::time::Duration;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 
 use super::claims::{Claims, Role};
-use crate::config::JwtSettings;
+use crate::settings::JwtSettings;
 
 /// A signed token and when it stops being valid.
 #[derive(Clone)]

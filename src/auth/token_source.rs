@@ -21,9 +21,9 @@ use tonic::transport::Channel;
 use super::caller::bearer_header;
 use super::claims::{INTERNAL_SUBJECT, Role};
 use super::issuer::TokenIssuer;
-use crate::config::ServiceCredential;
 use crate::proto::identity::v1::IssueInternalTokenRequest;
 use crate::proto::identity::v1::identity_service_client::IdentityServiceClient;
+use crate::settings::ServiceCredential;
 
 /// The longest a refresh may wait before the token's expiry.
 const MAX_REFRESH_MARGIN: Duration = Duration::from_secs(120);
@@ -188,7 +188,7 @@ impl InternalTokenSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{JwtSettings, SigningSecret};
+    use crate::settings::{JwtSettings, SigningSecret};
 
     fn source() -> InternalTokenSource {
         let settings = JwtSettings::with_secret(SigningSecret::new(vec![9u8; 32]).unwrap());
@@ -238,11 +238,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn identity_down_without_a_cached_token_is_unavailable() {
         // Nothing listens on port 9 of loopback.
-        let channel = crate::mesh::client::channel("http://127.0.0.1:9").unwrap();
+        let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:9").connect_lazy();
         let tokens = InternalTokenSource::from_identity(
             channel,
             "dossier",
-            ServiceCredential::new("secret".into()).unwrap(),
+            ServiceCredential::new("secret").unwrap(),
         );
         let status = tokens.authorization().await.unwrap_err();
         assert_eq!(status.code(), tonic::Code::Unavailable);

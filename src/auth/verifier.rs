@@ -23,7 +23,7 @@ use serde::Deserialize;
 use super::AUTHORIZATION;
 use super::claims::{Claims, INTERNAL_SUBJECT, Role};
 use super::error::AuthError;
-use crate::config::JwtSettings;
+use crate::settings::JwtSettings;
 
 /// The longest `sub` accepted; company names are at most 100 characters.
 const MAX_SUBJECT_BYTES: usize = 256;
@@ -154,7 +154,7 @@ fn is_lowercase_uuid(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{JwtSettings, SigningSecret};
+    use crate::settings::{JwtSettings, SigningSecret};
 
     fn verifier() -> TokenVerifier {
         TokenVerifier::new(&JwtSettings::with_secret(

@@ -31,6 +31,7 @@ use super::claims::Role;
 use super::error::AuthError;
 use super::verifier::TokenVerifier;
 use super::{AUTHORIZATION, FORWARDED_AUTHORIZATION};
+use crate::errors::{Reason, status};
 
 /// Builds [`Verify`] services around a shared verifier.
 #[derive(Clone)]
@@ -95,7 +96,10 @@ fn authorize<B>(
     mark_credentials_sensitive(request.headers_mut());
     let path = request.uri().path();
     let Some(rule) = access_rule(service, path) else {
-        return Err(Status::unimplemented("no such method in this service"));
+        return Err(status(
+            Reason::MethodNotFound,
+            "no such method in this service",
+        ));
     };
     let AccessRule::Roles(allowed) = rule else {
         let headers = request.headers_mut();
@@ -105,11 +109,9 @@ fn authorize<B>(
     };
 
     let caller = authenticate(verifier, request.headers(), allowed).map_err(|error| {
-        let reason = error.reason();
-        let status = error.into_status();
         // The message names the rule that failed, never the token.
-        tracing::info!(reason, detail = status.message(), "request refused");
-        status
+        tracing::info!(reason = %error.reason(), detail = %error, "request refused");
+        Status::from(error)
     })?;
     if caller.on_behalf_of.is_none() {
         request.headers_mut().remove(FORWARDED_AUTHORIZATION);

@@ -7,19 +7,25 @@
 use std::time::Duration;
 
 use tonic::transport::{Channel, Endpoint};
+use tower::Layer as _;
 
+use super::propagate::{Propagate, PropagateLayer};
 use crate::auth::{ForwardLayer, Forwarding, InternalTokenSource};
-use crate::config::ConfigError;
+use crate::settings::ConfigError;
 
 /// How long connecting to a dependency may take before the call fails
 /// UNAVAILABLE.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// What a service's typed client sends through: request id and deadline
+/// outside, credentials inside, then the channel.
+pub type MeshChannel = Propagate<Forwarding<Channel>>;
+
 /// A lazily connected channel to `url` (e.g. `http://127.0.0.1:50052`).
 pub fn channel(url: &str) -> Result<Channel, ConfigError> {
     let endpoint = Endpoint::from_shared(url.to_owned())
         .map_err(|_| {
-            ConfigError(format!(
+            ConfigError::new(format!(
                 "{url:?} is not a valid service URL (e.g. http://127.0.0.1:50052)"
             ))
         })?
@@ -31,12 +37,14 @@ pub fn channel(url: &str) -> Result<Channel, ConfigError> {
     Ok(endpoint.connect_lazy())
 }
 
-/// `channel` behind the forward layer: what a handler's client uses.
-pub fn forwarding_channel(
+/// [`channel`] behind the client layers: what a handler's client uses.
+/// `tokens`: this service's own Internal token, for clients of
+/// Internal-only services. `max_call_time`: the longest one call may take.
+pub fn mesh_channel(
     url: &str,
     tokens: Option<InternalTokenSource>,
     max_call_time: Duration,
-) -> Result<Forwarding<Channel>, ConfigError> {
-    use tower::Layer as _;
-    Ok(ForwardLayer::new(tokens, max_call_time).layer(channel(url)?))
+) -> Result<MeshChannel, ConfigError> {
+    let credentials = ForwardLayer::new(tokens).layer(channel(url)?);
+    Ok(PropagateLayer::new(max_call_time).layer(credentials))
 }

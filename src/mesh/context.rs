@@ -15,6 +15,8 @@ use crate::auth::Caller;
 
 /// The metadata key of the request id.
 pub const REQUEST_ID: &str = "x-request-id";
+/// The metadata key of the deadline (gRPC over HTTP/2).
+pub const GRPC_TIMEOUT: &str = "grpc-timeout";
 
 /// The id of a request across every hop: taken from the caller when it is
 /// sane, generated at the edge when absent.
@@ -43,6 +45,12 @@ impl RequestId {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The id as a header value; always valid, since it was sanitised or
+    /// generated.
+    pub fn header_value(&self) -> http::HeaderValue {
+        http::HeaderValue::from_str(&self.0).expect("request ids are sanitised")
     }
 }
 
@@ -88,10 +96,20 @@ impl CallContext {
     }
 
     /// Wraps `message` in a request that carries this context to the
-    /// forward layer.
+    /// client layers: the caller to `auth::ForwardLayer`, the request id and
+    /// deadline to `mesh::propagate`.
     pub fn request<M>(&self, message: M) -> tonic::Request<M> {
         let mut request = tonic::Request::new(message);
-        request.extensions_mut().insert(self.clone());
+        let extensions = request.extensions_mut();
+        if let Some(caller) = &self.caller {
+            extensions.insert(caller.clone());
+        }
+        if let Some(id) = &self.request_id {
+            extensions.insert(id.clone());
+        }
+        if let Some(deadline) = self.deadline {
+            extensions.insert(deadline);
+        }
         request
     }
 }

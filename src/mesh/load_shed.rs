@@ -12,9 +12,10 @@ use std::task::{Context, Poll};
 use futures_util::future::{BoxFuture, FutureExt as _};
 use http::{Request, Response};
 use tokio::sync::Semaphore;
-use tonic::Status;
 use tonic::body::Body;
 use tower::{Layer, Service};
+
+use crate::errors::{Reason, status};
 
 #[derive(Clone)]
 pub struct LoadShedLayer {
@@ -73,7 +74,7 @@ where
             }
             Err(_) => {
                 tracing::warn!("request shed: too many requests in flight");
-                let status = Status::resource_exhausted("the server is busy; retry with backoff");
+                let status = status(Reason::Overloaded, "the server is busy; retry with backoff");
                 futures_util::future::ready(Ok(status.into_http())).boxed()
             }
         }

@@ -4,16 +4,26 @@
 //!   outbound call (request id, deadline, verified caller).
 //! - [`request_context`]: the outermost server layer that opens the request
 //!   span, fixes the request id and the deadline.
+//! - [`error_info`]: an ErrorInfo on every error, tonic's own included.
 //! - [`load_shed`]: the in-flight cap that answers RESOURCE_EXHAUSTED.
 //! - [`server`]: the bounded tonic server with health, reflection and the
 //!   layer stack, and graceful shutdown.
-//! - [`client`]: channels to other services, behind the forward layer.
+//! - [`client`]: channels to other services, behind the client layers:
+//!   [`propagate`] (request id, deadline) and `auth::ForwardLayer`
+//!   (credentials).
+//! - [`service`]: the surface every service presents ([`MeshService`]),
+//!   and the [`App`] that [`serve`] serves.
 
 pub mod client;
 pub mod context;
+pub mod error_info;
 pub mod load_shed;
+pub mod propagate;
 pub mod request_context;
 pub mod server;
+pub mod service;
 pub mod shutdown;
 
 pub use context::{CallContext, Deadline, RequestId};
+pub use server::serve;
+pub use service::{App, MeshService};

@@ -9,18 +9,21 @@
 //!   budget, so outbound calls can carry what is left; enforced here with
 //!   DEADLINE_EXCEEDED.
 //! - the span: `grpc{request_id, method, caller, role, on_behalf_of}`; the
-//!   verify layer fills in who called.
+//!   verify layer fills in who called;
+//! - on the way out, an ErrorInfo for any error that lacks one
+//!   ([`super::error_info`]).
 
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use http::{HeaderValue, Request, Response};
-use tonic::Status;
 use tower::{Layer, Service};
 use tracing::Instrument as _;
 
 use super::context::{Deadline, REQUEST_ID, RequestId, parse_grpc_timeout};
+use super::error_info::ensure_error_info;
+use crate::errors::{Reason, status};
 
 #[derive(Clone)]
 pub struct RequestContextLayer {
@@ -107,11 +110,17 @@ where
                     Ok(response) => response?,
                     Err(_) => {
                         tracing::info!("deadline exceeded");
-                        Status::deadline_exceeded("the deadline passed before the call finished")
-                            .into_http()
+                        status(
+                            Reason::DeadlineExceeded,
+                            "the deadline passed before the call finished",
+                        )
+                        .into_http()
                     }
                 };
                 response.headers_mut().insert(REQUEST_ID, header);
+                // Every response passes here, so every error gets its
+                // ErrorInfo here, including tonic's own.
+                ensure_error_info(response.headers_mut());
                 Ok(response)
             }
             .instrument(span),

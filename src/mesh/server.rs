@@ -1,4 +1,5 @@
 //! The one way a service of the mesh serves: bounded, layered, observable.
+//! Any [`App`] a service builds is served by [`serve`].
 //!
 //! Every server gets the same transport limits (security.md, "The
 //! transport"), health and reflection (v1 and v1alpha, so grpcurl works
@@ -10,12 +11,10 @@
 //! 3. [`VerifyLayer`]: authenticate and authorize from the proto's rule,
 //!    before any handler runs.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
@@ -23,68 +22,32 @@ use tower::ServiceBuilder;
 
 use super::load_shed::LoadShedLayer;
 use super::request_context::RequestContextLayer;
-use crate::auth::{TokenVerifier, VerifyLayer};
-use crate::config::JwtSettings;
+use super::service::{App, GrpcApp};
+use crate::auth::VerifyLayer;
+use crate::settings::ServerLimits;
 
-/// Transport bounds; the defaults suit the mesh's small unary messages.
-#[derive(Debug, Clone)]
-pub struct ServerLimits {
-    /// Largest message decoded or encoded, per message.
-    pub max_message_bytes: usize,
-    /// HTTP/2 streams per connection (tonic sets no limit unless told).
-    pub max_concurrent_streams: u32,
-    /// Requests handled at once per connection; more are shed.
-    pub max_requests_per_connection: usize,
-    /// Requests in flight on the whole server; more are shed.
-    pub max_in_flight: usize,
-    /// The longest any request may run, whatever `grpc-timeout` asks.
-    pub request_budget: Duration,
-    /// HTTP/2 PING interval and how long to wait for the answer.
-    pub keepalive_interval: Duration,
-    pub keepalive_timeout: Duration,
-    /// Streams a client may reset before they are answered (the "rapid
-    /// reset" guard).
-    pub max_pending_reset_streams: usize,
-    /// Largest header block (metadata) accepted.
-    pub max_header_list_bytes: u32,
-    /// How long a shutdown waits for requests and connections to finish
-    /// before closing what is left. Without a bound, a client that keeps an
-    /// idle HTTP/2 connection open can hold a graceful shutdown forever
-    /// (hyper#4170).
-    pub drain_grace: Duration,
-}
-
-impl Default for ServerLimits {
-    fn default() -> Self {
-        Self {
-            max_message_bytes: 64 * 1024,
-            max_concurrent_streams: 128,
-            max_requests_per_connection: 128,
-            max_in_flight: 1024,
-            request_budget: Duration::from_secs(30),
-            keepalive_interval: Duration::from_secs(30),
-            keepalive_timeout: Duration::from_secs(10),
-            max_pending_reset_streams: 32,
-            max_header_list_bytes: 16 * 1024,
-            drain_grace: Duration::from_secs(5),
-        }
+/// Serves `app` on `listener` until `shutdown` is cancelled, then finishes
+/// the requests in flight (for at most `limits.drain_grace`).
+pub async fn serve(
+    app: App,
+    listener: TcpListener,
+    limits: &ServerLimits,
+    shutdown: CancellationToken,
+) -> crate::Result<()> {
+    match app {
+        App::Grpc(grpc) => serve_grpc(grpc, listener, limits, shutdown).await,
     }
 }
 
-/// Serves `routes` (one gRPC service of the mesh) on `listener` until
-/// `shutdown` is cancelled, then finishes the requests in flight.
-///
-/// `service_name` is the service's full proto name, used for health and to
-/// advertise only what this server serves through reflection. The token
-/// verifier is built here, once per server, from `jwt`.
-pub async fn serve(
-    service_name: &'static str,
-    routes: Routes,
+/// A gRPC service of the mesh, with health (reporting this service only)
+/// and reflection (listing it, health and reflection).
+async fn serve_grpc(
+    app: GrpcApp,
     listener: TcpListener,
-    jwt: &JwtSettings,
     limits: &ServerLimits,
     shutdown: CancellationToken,
-) -> Result<(), tonic::transport::Error> {
+) -> crate::Result<()> {
+    let service_name = app.proto_name;
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_service_status(service_name, ServingStatus::Serving)
@@ -115,10 +78,7 @@ pub async fn serve(
         // Shed before spending an HMAC on a request we cannot serve.
         .layer(LoadShedLayer::new(limits.max_in_flight))
         // No handler runs before the proto's access rule is satisfied.
-        .layer(VerifyLayer::new(
-            Arc::new(TokenVerifier::new(jwt)),
-            service_name,
-        ))
+        .layer(VerifyLayer::new(app.verifier, service_name))
         .into_inner();
 
     let address = listener.local_addr().ok();
@@ -152,7 +112,7 @@ pub async fn serve(
         .http2_max_header_list_size(limits.max_header_list_bytes)
         .layer(layers)
         .add_routes(
-            routes
+            (app.routes)(limits.max_message_bytes)
                 .add_service(health_service)
                 .add_service(reflection_v1)
                 .add_service(reflection_v1alpha),

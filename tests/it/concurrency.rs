@@ -6,18 +6,17 @@
 //! sends, so the calls really arrive together (and on a multi-threaded
 //! runtime, are handled in parallel).
 
-mod support;
-
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 
+use crate::support::*;
 use futures_util::future::join_all;
-use support::*;
 use toestemming::auth::Role;
 use toestemming::proto::dossier::v1::*;
 use toestemming::proto::identity::v1::*;
 use toestemming::proto::pseudoniem::v1::*;
+use toestemming::settings::ServiceKind;
 use tokio::sync::Barrier;
 use tonic::{Code, Status};
 
@@ -125,7 +124,7 @@ async fn concurrent_create_dossier_calls_yield_one_dossier() {
     let mesh = TestMesh::start().await;
     let company = mesh.company_token("Concurrent Care").await;
     let client = mesh.dossier();
-    assert_eq!(mesh.running.dossier.tokens.fetches(), 0);
+    assert_eq!(mesh.internal_token_fetches(ServiceKind::Dossier), 0);
 
     // A BSN the mesh has never seen: the racers also race on its pseudoniem,
     // and on Dossier's first Internal token.
@@ -151,7 +150,7 @@ async fn concurrent_create_dossier_calls_yield_one_dossier() {
     assert_eq!(ids.len(), 1, "one (company, patient), one dossier: {ids:?}");
     assert_eq!(answers.iter().filter(|a| a.created).count(), 1);
     assert_eq!(
-        mesh.running.dossier.tokens.fetches(),
+        mesh.internal_token_fetches(ServiceKind::Dossier),
         1,
         "concurrent first calls share one Internal token fetch"
     );

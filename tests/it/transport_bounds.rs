@@ -2,17 +2,15 @@
 //! clear status, never a panic, and the server keeps serving; overload is
 //! shed with RESOURCE_EXHAUSTED.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use bytes::{Buf as _, BufMut as _};
-use support::*;
 use toestemming::auth::Role;
-use toestemming::mesh::server::ServerLimits;
 use toestemming::proto::dossier::v1::dossier_service_client::DossierServiceClient;
 use toestemming::proto::dossier::v1::*;
 use toestemming::proto::pseudoniem::v1::LookupPseudoniemRequest;
+use toestemming::settings::{ServerLimits, ServiceKind};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
@@ -109,6 +107,7 @@ async fn malformed_protobuf_is_a_clear_error_and_the_server_keeps_serving() {
             matches!(status.code(), Code::Internal | Code::InvalidArgument),
             "{name}: {status:?}"
         );
+        assert_has_error_info(&status);
         still_serves(&mesh, &internal).await;
     }
     mesh.stop().await;
@@ -130,6 +129,7 @@ async fn an_oversized_message_is_refused_and_the_server_keeps_serving() {
         matches!(status.code(), Code::OutOfRange | Code::ResourceExhausted),
         "{status:?}"
     );
+    assert_has_error_info(&status);
     let created = mesh
         .dossier()
         .create_dossier(authed(CreateDossierRequest { bsn: bsn(2) }, &company))
@@ -161,7 +161,7 @@ async fn oversized_metadata_is_refused_and_the_server_keeps_serving() {
     // A fresh connection is served normally.
     let fresh =
         toestemming::proto::pseudoniem::v1::pseudoniem_service_client::PseudoniemServiceClient::new(
-            channel(mesh.running.pseudoniem_addr).await,
+            channel(mesh.addr(ServiceKind::Pseudoniem)).await,
         );
     let status = fresh
         .clone()
@@ -186,28 +186,15 @@ async fn past_the_in_flight_cap_requests_are_shed_with_resource_exhausted() {
             held.push(socket);
         }
     });
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
-    let config = toestemming::dossier::DossierConfig {
-        jwt: jwt_settings(),
-        database_url: format!(
-            "sqlite://{}?mode=rwc",
-            mesh.dir.path().join("busy.db").display()
-        ),
-        identity_url: format!("http://{}", mesh.running.identity_addr),
-        internal_secret: toestemming::config::ServiceCredential::new(INTERNAL_SECRET.into())
-            .unwrap(),
-        pseudoniem_url: hole_url,
-        dependency_timeout: Duration::from_secs(2),
-        limits: ServerLimits {
-            max_in_flight: 2,
-            ..ServerLimits::default()
-        },
-    };
-    let (_, _task) = toestemming::dossier::start(listener, config, shutdown.clone())
-        .await
-        .unwrap();
+    let started = mesh
+        .start_extra(ServiceKind::Dossier, shutdown.clone(), |settings| {
+            settings.peers.pseudoniem = hole_url;
+            settings.dependency_timeout = Duration::from_secs(2);
+            settings.limits.max_in_flight = 2;
+        })
+        .await;
+    let address = started.addr;
     let client = DossierServiceClient::new(channel(address).await);
 
     let calls: Vec<_> = (0..8)

@@ -2,14 +2,12 @@
 //! like the compose deployment: separate databases, one shared key, the
 //! others found through IDENTITY_URL / PSEUDONIEM_URL.
 
-mod support;
-
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 use toestemming::proto::dossier::v1::*;
 use toestemming::proto::identity::v1::*;
 use tonic::Code;

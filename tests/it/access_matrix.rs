@@ -6,13 +6,11 @@
 //! over real gRPC, with an empty request body, by every kind of caller: no
 //! token, a garbage token, and a genuine token of each role.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::support::*;
 use http::uri::PathAndQuery;
 use prost_reflect::{DescriptorPool, DynamicMessage, ExtensionDescriptor, Value};
-use support::*;
 use toestemming::auth::Role;
 use toestemming::auth::access::{AccessRule, METHOD_ACCESS};
 use tonic::transport::Channel;

@@ -17,13 +17,14 @@ use tonic::{Request, Status};
 use tonic_types::StatusExt as _;
 
 use toestemming::auth::{Role, TokenIssuer};
-use toestemming::config::{JwtSettings, ServiceCredential, SigningSecret};
-use toestemming::launch::{MeshListeners, MeshOptions, RunningMesh, start_mesh};
-use toestemming::mesh::server::ServerLimits;
+use toestemming::launch::{MeshListeners, RunningMesh, Started, start_mesh};
 use toestemming::proto::dossier::v1::dossier_service_client::DossierServiceClient;
 use toestemming::proto::identity::v1::identity_service_client::IdentityServiceClient;
 use toestemming::proto::identity::v1::*;
 use toestemming::proto::pseudoniem::v1::pseudoniem_service_client::PseudoniemServiceClient;
+use toestemming::settings::{
+    DatabaseUrl, JwtSettings, ServiceCredential, ServiceKind, Settings, SigningSecret,
+};
 
 /// The mesh key used by every test mesh.
 pub const SECRET: &[u8] = b"an-hs256-test-key-that-is-long-enough-0123456789";
@@ -35,10 +36,24 @@ pub fn jwt_settings() -> JwtSettings {
     JwtSettings::with_secret(SigningSecret::new(SECRET.to_vec()).unwrap())
 }
 
-/// A whole mesh in this process, on ephemeral ports.
+/// The settings of a test mesh: the test key and credential, SQLite files in
+/// `data_dir`, everything else the contract's defaults.
+pub fn test_settings(data_dir: &std::path::Path) -> Settings {
+    Settings {
+        jwt: Some(jwt_settings()),
+        internal_secret: Some(ServiceCredential::new(INTERNAL_SECRET).unwrap()),
+        data_dir: data_dir.to_path_buf(),
+        ..Settings::default()
+    }
+}
+
+/// A whole mesh in this process, on ephemeral ports, started the way
+/// `toestemming all` starts it.
 pub struct TestMesh {
     pub running: RunningMesh,
     pub dir: TempDir,
+    /// The settings it was started with (peers are the bound addresses).
+    pub settings: Settings,
     pub issuer: TokenIssuer,
     identity: Channel,
     pseudoniem: Channel,
@@ -50,41 +65,69 @@ impl TestMesh {
         Self::start_with(|_| {}).await
     }
 
-    /// Starts a mesh after `tweak` has adjusted the options.
-    pub async fn start_with(tweak: impl FnOnce(&mut MeshOptions)) -> Self {
+    /// Starts a mesh after `tweak` has adjusted the settings.
+    pub async fn start_with(tweak: impl FnOnce(&mut Settings)) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut options = MeshOptions {
-            jwt: jwt_settings(),
-            internal_secret: ServiceCredential::new(INTERNAL_SECRET.into()).unwrap(),
-            data_dir: dir.path().to_path_buf(),
-            identity_database_url: None,
-            pseudoniem_database_url: None,
-            dossier_database_url: None,
-            dependency_timeout: Duration::from_secs(3),
-            throttle: Default::default(),
-            limits: ServerLimits::default(),
-        };
-        tweak(&mut options);
-        let listeners = MeshListeners {
-            identity: TcpListener::bind("127.0.0.1:0").await.unwrap(),
-            pseudoniem: TcpListener::bind("127.0.0.1:0").await.unwrap(),
-            dossier: TcpListener::bind("127.0.0.1:0").await.unwrap(),
-        };
-        let issuer = TokenIssuer::new(&options.jwt);
-        let running = start_mesh(listeners, options, CancellationToken::new())
+        let mut settings = test_settings(dir.path());
+        tweak(&mut settings);
+        let issuer = TokenIssuer::new(settings.jwt.as_ref().unwrap());
+        let listeners = MeshListeners::ephemeral().await.unwrap();
+        let running = start_mesh(listeners, &settings, CancellationToken::new())
             .await
             .unwrap();
-        let identity = channel(running.identity_addr).await;
-        let pseudoniem = channel(running.pseudoniem_addr).await;
-        let dossier = channel(running.dossier_addr).await;
+        let identity = channel(running.addr(ServiceKind::Identity)).await;
+        let pseudoniem = channel(running.addr(ServiceKind::Pseudoniem)).await;
+        let dossier = channel(running.addr(ServiceKind::Dossier)).await;
         Self {
             running,
             dir,
+            settings,
             issuer,
             identity,
             pseudoniem,
             dossier,
         }
+    }
+
+    pub fn addr(&self, kind: ServiceKind) -> std::net::SocketAddr {
+        self.running.addr(kind)
+    }
+
+    /// How many Internal tokens `kind` has signed or fetched so far.
+    pub fn internal_token_fetches(&self, kind: ServiceKind) -> u64 {
+        self.running
+            .handles(kind)
+            .internal_tokens
+            .as_ref()
+            .expect("this service has an internal token source")
+            .fetches()
+    }
+
+    /// One more instance of `kind` beside the mesh, started through the same
+    /// path, with the mesh's settings (peers included) adjusted by `tweak`
+    /// and a database of its own. It stops when `shutdown` is cancelled.
+    pub async fn start_extra(
+        &self,
+        kind: ServiceKind,
+        shutdown: CancellationToken,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> Started {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut settings = self.settings.clone();
+        settings.peers = toestemming::settings::Peers {
+            identity: format!("http://{}", self.addr(ServiceKind::Identity)),
+            pseudoniem: format!("http://{}", self.addr(ServiceKind::Pseudoniem)),
+            dossier: format!("http://{}", self.addr(ServiceKind::Dossier)),
+        };
+        settings.service_database_urls.insert(
+            kind,
+            DatabaseUrl::sqlite_file(self.dir.path(), &format!("{kind}-{port}")),
+        );
+        tweak(&mut settings);
+        toestemming::launch::start(kind, &settings, listener, shutdown)
+            .await
+            .unwrap()
     }
 
     pub fn identity(&self) -> IdentityServiceClient<Channel> {
@@ -230,6 +273,18 @@ pub fn bsn(n: u32) -> String {
 /// The `ErrorInfo.reason` of a status, if it carries one.
 pub fn reason(status: &Status) -> Option<String> {
     status.get_details_error_info().map(|info| info.reason)
+}
+
+/// Fails unless `status` carries an ErrorInfo in the mesh's domain, as
+/// every error must (AIP-193).
+#[track_caller]
+pub fn assert_has_error_info(status: &Status) {
+    let info = status.get_details_error_info();
+    assert!(
+        info.as_ref()
+            .is_some_and(|info| info.domain == "toestemming" && !info.reason.is_empty()),
+        "no ErrorInfo in domain toestemming: {status:?}"
+    );
 }
 
 /// The fields named by a status's `BadRequest`, if any.

@@ -1,8 +1,6 @@
 //! The contract's walkthrough, end to end over loopback gRPC.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 use toestemming::proto::dossier::v1::*;
 use toestemming::proto::identity::v1::*;
 use tonic::Code;

@@ -3,21 +3,17 @@
 //! validation, pagination, Identity's rules, the tokens it issues, what is
 //! stored at rest, and health.
 
-mod support;
-
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use base64::Engine as _;
-use support::*;
 use toestemming::auth::Role;
-use toestemming::config::ServiceCredential;
-use toestemming::dossier::DossierConfig;
-use toestemming::mesh::server::ServerLimits;
 use toestemming::proto::dossier::v1::dossier_service_client::DossierServiceClient;
 use toestemming::proto::dossier::v1::*;
 use toestemming::proto::identity::v1::*;
 use toestemming::proto::pseudoniem::v1::*;
+use toestemming::settings::ServiceKind;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::metadata::MetadataMap;
@@ -216,7 +212,12 @@ const INVALID_BSNS: [&str; 4] = ["123456780", "12345678", "abcdefghi", ""];
 #[tokio::test]
 async fn dossier_fetches_its_internal_token_from_identity_once() {
     let mesh = TestMesh::start().await;
-    let tokens = &mesh.running.dossier.tokens;
+    let tokens = mesh
+        .running
+        .handles(ServiceKind::Dossier)
+        .internal_tokens
+        .clone()
+        .unwrap();
     assert_eq!(tokens.fetches(), 0, "nothing is fetched at start-up");
 
     // Calls that never reach Pseudoniem through Dossier fetch nothing:
@@ -408,7 +409,7 @@ async fn a_one_millisecond_deadline_fails_as_a_timeout_never_unauthenticated() {
     // Dossier's first call: it has no Internal token and no connection to
     // Identity or Pseudoniem yet, so the deadline runs out mid-way (a warm
     // mesh can answer within 1 ms).
-    assert_eq!(mesh.running.dossier.tokens.fetches(), 0);
+    assert_eq!(mesh.internal_token_fetches(ServiceKind::Dossier), 0);
     let mut request = authed(CreateDossierRequest { bsn: bsn(1) }, &company);
     request.set_timeout(Duration::from_millis(1));
     let status = mesh.dossier().create_dossier(request).await.unwrap_err();
@@ -439,30 +440,14 @@ async fn dossier_with_pseudoniem_at(
     request_budget: Duration,
     shutdown: CancellationToken,
 ) -> DossierServiceClient<Channel> {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let config = DossierConfig {
-        jwt: jwt_settings(),
-        database_url: format!(
-            "sqlite://{}?mode=rwc",
-            mesh.dir
-                .path()
-                .join(format!("dossier-{}.db", address.port()))
-                .display()
-        ),
-        identity_url: format!("http://{}", mesh.running.identity_addr),
-        internal_secret: ServiceCredential::new(INTERNAL_SECRET.into()).unwrap(),
-        pseudoniem_url,
-        dependency_timeout,
-        limits: ServerLimits {
-            request_budget,
-            ..ServerLimits::default()
-        },
-    };
-    let (_, _task) = toestemming::dossier::start(listener, config, shutdown)
-        .await
-        .unwrap();
-    DossierServiceClient::new(channel(address).await)
+    let started = mesh
+        .start_extra(ServiceKind::Dossier, shutdown, |settings| {
+            settings.peers.pseudoniem = pseudoniem_url;
+            settings.dependency_timeout = dependency_timeout;
+            settings.limits.request_budget = request_budget;
+        })
+        .await;
+    DossierServiceClient::new(channel(started.addr).await)
 }
 
 /// A Pseudoniem address that accepts connections and never answers; the

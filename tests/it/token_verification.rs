@@ -15,15 +15,13 @@
 //! case is about the signature, so the one thing wrong with it is the thing
 //! the case names. Every refusal is also checked for leaking the token.
 
-mod support;
-
 use std::collections::HashMap;
 
+use crate::support::jwt::{HEADER, b64, sign, sign_raw};
+use crate::support::*;
 use hmac::{Hmac, Mac as _};
 use serde_json::{Value, json};
 use sha2::{Sha256, Sha384, Sha512};
-use support::jwt::{HEADER, b64, sign, sign_raw};
-use support::*;
 use toestemming::auth::Role;
 use toestemming::proto::dossier::v1::{CreateDossierRequest, ListMyDossiersRequest};
 use toestemming::proto::identity::v1::IssueInternalTokenRequest;

@@ -2,29 +2,29 @@
 //!
 //! It sits on a forwarding channel: every call carries the service's own
 //! Internal token, the end user's token, the request id and the remaining
-//! deadline, set by the forward layer from the [`CallContext`] passed in.
-//! Failures other than NOT_FOUND on a lookup become UNAVAILABLE or
-//! DEADLINE_EXCEEDED for the caller, never an auth error.
+//! deadline, set by the client layers from the [`CallContext`] passed in.
+//! Failures other than NOT_FOUND on a lookup become a [`DependencyError`]
+//! (UNAVAILABLE or DEADLINE_EXCEEDED for the caller), never an auth error.
 
 use std::time::Duration;
 
-use tonic::transport::Channel;
-use tonic::{Code, Status};
+use tonic::Code;
 
-use crate::auth::{Forwarding, InternalTokenSource};
+use super::error::DependencyError;
+use crate::auth::InternalTokenSource;
 use crate::bsn::Bsn;
-use crate::config::ConfigError;
-use crate::errors::dependency_failed;
+use crate::ids::Pseudoniem;
 use crate::mesh::CallContext;
-use crate::mesh::client::forwarding_channel;
+use crate::mesh::client::{MeshChannel, mesh_channel};
 use crate::proto::pseudoniem::v1::pseudoniem_service_client::PseudoniemServiceClient;
 use crate::proto::pseudoniem::v1::{GetPseudoniemRequest, LookupPseudoniemRequest};
+use crate::settings::ConfigError;
 
-const DEPENDENCY: &str = "the Pseudoniem service";
+const SERVICE: &str = "pseudoniem";
 
 #[derive(Clone)]
 pub struct PseudoniemClient {
-    inner: PseudoniemServiceClient<Forwarding<Channel>>,
+    inner: PseudoniemServiceClient<MeshChannel>,
 }
 
 impl PseudoniemClient {
@@ -34,14 +34,18 @@ impl PseudoniemClient {
         tokens: InternalTokenSource,
         max_call_time: Duration,
     ) -> Result<Self, ConfigError> {
-        let channel = forwarding_channel(url, Some(tokens), max_call_time)?;
+        let channel = mesh_channel(url, Some(tokens), max_call_time)?;
         Ok(Self {
             inner: PseudoniemServiceClient::new(channel).max_decoding_message_size(64 * 1024),
         })
     }
 
-    /// The BSN's pseudoniem, created when new; `true` when created.
-    pub async fn get(&self, context: &CallContext, bsn: &Bsn) -> Result<(String, bool), Status> {
+    /// The BSN's pseudoniem, created when new.
+    pub async fn get(
+        &self,
+        context: &CallContext,
+        bsn: &Bsn,
+    ) -> Result<Pseudoniem, DependencyError> {
         let request = context.request(GetPseudoniemRequest {
             bsn: bsn.expose().to_owned(),
         });
@@ -50,20 +54,32 @@ impl PseudoniemClient {
             .clone()
             .get_pseudoniem(request)
             .await
-            .map_err(|status| dependency_failed(DEPENDENCY, status))?
+            .map_err(|status| DependencyError::from_status(SERVICE, &status))?
             .into_inner();
-        Ok((response.pseudoniem, response.created))
+        checked(&response.pseudoniem)
     }
 
     /// The BSN's pseudoniem if it exists; never creates one.
-    pub async fn lookup(&self, context: &CallContext, bsn: &Bsn) -> Result<Option<String>, Status> {
+    pub async fn lookup(
+        &self,
+        context: &CallContext,
+        bsn: &Bsn,
+    ) -> Result<Option<Pseudoniem>, DependencyError> {
         let request = context.request(LookupPseudoniemRequest {
             bsn: bsn.expose().to_owned(),
         });
         match self.inner.clone().lookup_pseudoniem(request).await {
-            Ok(response) => Ok(Some(response.into_inner().pseudoniem)),
+            Ok(response) => checked(&response.into_inner().pseudoniem).map(Some),
             Err(status) if status.code() == Code::NotFound => Ok(None),
-            Err(status) => Err(dependency_failed(DEPENDENCY, status)),
+            Err(status) => Err(DependencyError::from_status(SERVICE, &status)),
         }
     }
+}
+
+/// A pseudoniem from the wire, checked before anything stores it.
+fn checked(value: &str) -> Result<Pseudoniem, DependencyError> {
+    Pseudoniem::parse(value).ok_or(DependencyError::Unavailable {
+        service: SERVICE,
+        why: "answered with a malformed pseudoniem",
+    })
 }

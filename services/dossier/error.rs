@@ -1,0 +1,44 @@
+//! What a Dossier call can fail with, and how each failure is answered.
+
+use tonic::Status;
+
+use crate::auth::AuthError;
+use crate::clients::DependencyError;
+use crate::errors::{FieldErrors, Reason, status};
+use crate::storage::StorageError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DossierError {
+    /// INVALID_ARGUMENT: a field breaks its rules.
+    #[error(transparent)]
+    InvalidFields(#[from] FieldErrors),
+    /// NOT_FOUND (`DOSSIER_NOT_FOUND`): the calling company has no dossier
+    /// for this patient. Said the same way whether the patient is unknown to
+    /// the mesh or only to this company.
+    #[error("your company has no dossier for this patient")]
+    NoDossierForPatient,
+    /// NOT_FOUND (`DOSSIER_NOT_FOUND`): the calling patient has no dossier
+    /// with this id (it may be someone else's).
+    #[error("you have no dossier with this id")]
+    NotYourDossier,
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Dependency(#[from] DependencyError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl From<DossierError> for Status {
+    fn from(error: DossierError) -> Self {
+        match error {
+            DossierError::InvalidFields(fields) => fields.into(),
+            DossierError::NoDossierForPatient | DossierError::NotYourDossier => {
+                status(Reason::DossierNotFound, error.to_string())
+            }
+            DossierError::Auth(auth) => auth.into(),
+            DossierError::Dependency(dependency) => dependency.into(),
+            DossierError::Storage(storage) => storage.into(),
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! What an Identity call can fail with, and how each failure is answered.
+
+use std::time::Duration;
+
+use tonic::Status;
+
+use crate::auth::AuthError;
+use crate::clients::DependencyError;
+use crate::errors::{FieldErrors, Reason, status, status_retry_after};
+use crate::storage::StorageError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    /// INVALID_ARGUMENT: one or more fields break their rules.
+    #[error(transparent)]
+    InvalidFields(#[from] FieldErrors),
+    /// UNAUTHENTICATED (`INVALID_CREDENTIALS`): a credential exchange
+    /// failed. One message per exchange, the same whether the account is
+    /// unknown or the secret is wrong.
+    #[error("{0}")]
+    InvalidCredentials(&'static str),
+    /// RESOURCE_EXHAUSTED (`TOO_MANY_ATTEMPTS`): too many failed sign-ins
+    /// for this account or client; try again after `retry_after`.
+    #[error("too many failed sign-in attempts; try again later")]
+    TooManyAttempts { retry_after: Duration },
+    /// ALREADY_EXISTS (`PATIENT_ALREADY_REGISTERED`).
+    #[error("a patient with this BSN is already registered")]
+    PatientAlreadyRegistered,
+    /// ALREADY_EXISTS (`COMPANY_NAME_TAKEN`).
+    #[error("a company with this name is already registered")]
+    CompanyNameTaken,
+    /// NOT_FOUND (`PATIENT_NOT_FOUND`): a patient token without an account.
+    #[error("no patient account for this token")]
+    PatientNotFound,
+    /// INTERNAL: signing or hashing failed; a fault of this service.
+    #[error("{0}")]
+    Internal(&'static str),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Dependency(#[from] DependencyError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// The one answer for every failed sign-in, whatever the cause.
+pub const SIGN_IN_FAILED: IdentityError =
+    IdentityError::InvalidCredentials("unknown BSN or wrong password");
+/// The one answer for every refused company credential.
+pub const COMPANY_CREDENTIALS_REJECTED: IdentityError =
+    IdentityError::InvalidCredentials("unknown company or wrong client secret");
+/// The answer for a wrong service credential.
+pub const SERVICE_CREDENTIAL_REJECTED: IdentityError =
+    IdentityError::InvalidCredentials("the service credential is not valid");
+
+impl From<IdentityError> for Status {
+    fn from(error: IdentityError) -> Self {
+        let message = error.to_string();
+        match error {
+            IdentityError::InvalidFields(fields) => fields.into(),
+            IdentityError::InvalidCredentials(_) => status(Reason::InvalidCredentials, message),
+            IdentityError::TooManyAttempts { retry_after } => {
+                status_retry_after(Reason::TooManyAttempts, message, retry_after)
+            }
+            IdentityError::PatientAlreadyRegistered => {
+                status(Reason::PatientAlreadyRegistered, message)
+            }
+            IdentityError::CompanyNameTaken => status(Reason::CompanyNameTaken, message),
+            IdentityError::PatientNotFound => status(Reason::PatientNotFound, message),
+            IdentityError::Internal(_) => {
+                tracing::error!(%message, "identity fault");
+                status(Reason::Internal, message)
+            }
+            IdentityError::Auth(auth) => auth.into(),
+            IdentityError::Dependency(dependency) => dependency.into(),
+            IdentityError::Storage(storage) => storage.into(),
+        }
+    }
+}

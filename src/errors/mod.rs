@@ -1,0 +1,261 @@
+//! The mesh's gRPC error vocabulary, so every service answers alike.
+//!
+//! Every error a client can receive carries a `google.rpc.ErrorInfo` in the
+//! domain [`DOMAIN`] (Google's AIP-193), whose `reason` ([`Reason`]) a client
+//! can switch on; the README's error table lists them all. Bad input also
+//! carries a `google.rpc.BadRequest` with one `FieldViolation` per bad
+//! field ([`FieldErrors`]).
+//!
+//! Each service has its own error enum (`services/<name>/error.rs`) with one
+//! conversion into `tonic::Status`, built with [`status`]; the shared layers
+//! build theirs the same way. Errors raised by tonic itself (an undecodable
+//! or oversized message) get an ErrorInfo from `mesh::error_info` on the way
+//! out, so none leaves without one.
+//!
+//! Messages never echo a BSN, token, password or secret: they name the field
+//! and the rule, not the value.
+
+mod fields;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt as _};
+
+pub use fields::FieldErrors;
+
+/// The `ErrorInfo.domain` of every error the mesh raises.
+pub const DOMAIN: &str = "toestemming";
+
+/// Why a call failed: the `ErrorInfo.reason`. Each reason goes with one
+/// status code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// UNAUTHENTICATED: no `authorization` (or forwarded) credential.
+    TokenMissing,
+    /// UNAUTHENTICATED: malformed, forged, or failing a claim check.
+    TokenInvalid,
+    /// UNAUTHENTICATED: a genuine token at or past its `exp`.
+    TokenExpired,
+    /// PERMISSION_DENIED: a verified caller whose role the RPC does not
+    /// allow; the metadata lists the allowed roles.
+    RoleNotAllowed,
+    /// UNAUTHENTICATED: a failed LoginPatient, IssueCompanyToken or
+    /// IssueInternalToken, the same for an unknown account and a wrong
+    /// secret.
+    InvalidCredentials,
+    /// RESOURCE_EXHAUSTED: too many failed sign-ins for this account or
+    /// client; RetryInfo says when to try again.
+    TooManyAttempts,
+    /// INVALID_ARGUMENT: one or more fields break a rule; BadRequest names
+    /// each.
+    InvalidArgument,
+    /// ALREADY_EXISTS: RegisterPatient for a BSN that has an account.
+    PatientAlreadyRegistered,
+    /// ALREADY_EXISTS: RegisterCompany with a name taken (any case).
+    CompanyNameTaken,
+    /// NOT_FOUND: GetMyProfile for a patient token without an account.
+    PatientNotFound,
+    /// NOT_FOUND: LookupPseudoniem for a BSN never seen.
+    PseudoniemNotFound,
+    /// NOT_FOUND: no dossier of the caller's matches.
+    DossierNotFound,
+    /// UNAVAILABLE: a service this call depends on is down or refused this
+    /// service; the metadata names it. Retry with backoff.
+    DependencyUnavailable,
+    /// DEADLINE_EXCEEDED: a service this call depends on did not answer in
+    /// time; the metadata names it.
+    DependencyTimeout,
+    /// DEADLINE_EXCEEDED: the call's own deadline passed.
+    DeadlineExceeded,
+    /// RESOURCE_EXHAUSTED: the server is at its in-flight cap. Retry with
+    /// backoff.
+    Overloaded,
+    /// UNAVAILABLE: the service's database cannot be reached. Retry with
+    /// backoff.
+    StorageUnavailable,
+    /// UNIMPLEMENTED: no such method on this server.
+    MethodNotFound,
+    /// INTERNAL: a fault of the service, not of the request.
+    Internal,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 19] = [
+        Reason::TokenMissing,
+        Reason::TokenInvalid,
+        Reason::TokenExpired,
+        Reason::RoleNotAllowed,
+        Reason::InvalidCredentials,
+        Reason::TooManyAttempts,
+        Reason::InvalidArgument,
+        Reason::PatientAlreadyRegistered,
+        Reason::CompanyNameTaken,
+        Reason::PatientNotFound,
+        Reason::PseudoniemNotFound,
+        Reason::DossierNotFound,
+        Reason::DependencyUnavailable,
+        Reason::DependencyTimeout,
+        Reason::DeadlineExceeded,
+        Reason::Overloaded,
+        Reason::StorageUnavailable,
+        Reason::MethodNotFound,
+        Reason::Internal,
+    ];
+
+    /// The `ErrorInfo.reason` string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::TokenMissing => "TOKEN_MISSING",
+            Reason::TokenInvalid => "TOKEN_INVALID",
+            Reason::TokenExpired => "TOKEN_EXPIRED",
+            Reason::RoleNotAllowed => "ROLE_NOT_ALLOWED",
+            Reason::InvalidCredentials => "INVALID_CREDENTIALS",
+            Reason::TooManyAttempts => "TOO_MANY_ATTEMPTS",
+            Reason::InvalidArgument => "INVALID_ARGUMENT",
+            Reason::PatientAlreadyRegistered => "PATIENT_ALREADY_REGISTERED",
+            Reason::CompanyNameTaken => "COMPANY_NAME_TAKEN",
+            Reason::PatientNotFound => "PATIENT_NOT_FOUND",
+            Reason::PseudoniemNotFound => "PSEUDONIEM_NOT_FOUND",
+            Reason::DossierNotFound => "DOSSIER_NOT_FOUND",
+            Reason::DependencyUnavailable => "DEPENDENCY_UNAVAILABLE",
+            Reason::DependencyTimeout => "DEPENDENCY_TIMEOUT",
+            Reason::DeadlineExceeded => "DEADLINE_EXCEEDED",
+            Reason::Overloaded => "OVERLOADED",
+            Reason::StorageUnavailable => "STORAGE_UNAVAILABLE",
+            Reason::MethodNotFound => "METHOD_NOT_FOUND",
+            Reason::Internal => "INTERNAL",
+        }
+    }
+
+    /// The status code that goes with the reason.
+    pub fn code(self) -> Code {
+        match self {
+            Reason::TokenMissing
+            | Reason::TokenInvalid
+            | Reason::TokenExpired
+            | Reason::InvalidCredentials => Code::Unauthenticated,
+            Reason::RoleNotAllowed => Code::PermissionDenied,
+            Reason::TooManyAttempts | Reason::Overloaded => Code::ResourceExhausted,
+            Reason::InvalidArgument => Code::InvalidArgument,
+            Reason::PatientAlreadyRegistered | Reason::CompanyNameTaken => Code::AlreadyExists,
+            Reason::PatientNotFound | Reason::PseudoniemNotFound | Reason::DossierNotFound => {
+                Code::NotFound
+            }
+            Reason::DependencyUnavailable | Reason::StorageUnavailable => Code::Unavailable,
+            Reason::DependencyTimeout | Reason::DeadlineExceeded => Code::DeadlineExceeded,
+            Reason::MethodNotFound => Code::Unimplemented,
+            Reason::Internal => Code::Internal,
+        }
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A status for `reason` with its ErrorInfo.
+pub fn status(reason: Reason, message: impl Into<String>) -> Status {
+    status_with(reason, message, [])
+}
+
+/// A status for `reason` with its ErrorInfo carrying `metadata`.
+pub fn status_with<const N: usize>(
+    reason: Reason,
+    message: impl Into<String>,
+    metadata: [(&str, String); N],
+) -> Status {
+    let metadata: HashMap<String, String> = metadata
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value))
+        .collect();
+    Status::with_error_details(
+        reason.code(),
+        message,
+        ErrorDetails::with_error_info(reason.as_str(), DOMAIN, metadata),
+    )
+}
+
+/// A status for `reason` that also tells the client when to retry
+/// (`google.rpc.RetryInfo`).
+pub fn status_retry_after(reason: Reason, message: impl Into<String>, after: Duration) -> Status {
+    let mut details = ErrorDetails::with_error_info(reason.as_str(), DOMAIN, HashMap::new());
+    details.set_retry_info(Some(after));
+    Status::with_error_details(reason.code(), message, details)
+}
+
+/// The `ErrorInfo.reason` of an error that carries none, because tonic
+/// itself raised it (an undecodable or oversized message, an unknown
+/// compression): the code's canonical name, e.g. `OUT_OF_RANGE`.
+pub fn fallback_reason(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// Whether `status` carries an ErrorInfo in the mesh's domain.
+pub fn has_error_info(status: &Status) -> bool {
+    status
+        .get_details_error_info()
+        .is_some_and(|info| info.domain == DOMAIN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_is_distinct_and_carried_with_its_code() {
+        let mut seen = std::collections::HashSet::new();
+        for reason in Reason::ALL {
+            assert!(seen.insert(reason.as_str()), "{reason} twice");
+            let status = status(reason, "message");
+            assert_eq!(status.code(), reason.code());
+            let info = status.get_details_error_info().unwrap();
+            assert_eq!(
+                (info.reason.as_str(), info.domain.as_str()),
+                (reason.as_str(), DOMAIN)
+            );
+        }
+    }
+
+    #[test]
+    fn the_readme_lists_every_reason() {
+        let readme = include_str!("../../README.md");
+        for reason in Reason::ALL {
+            assert!(
+                readme.contains(&format!("`{}`", reason.as_str())),
+                "README.md's error table lacks {reason}"
+            );
+        }
+    }
+
+    #[test]
+    fn retry_info_is_attached() {
+        let status = status_retry_after(Reason::TooManyAttempts, "wait", Duration::from_secs(60));
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert_eq!(
+            status.get_details_retry_info().unwrap().retry_delay,
+            Some(Duration::from_secs(60))
+        );
+    }
+}

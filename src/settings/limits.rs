@@ -1,0 +1,80 @@
+//! Bounds on what clients may ask of a server. Not read from the
+//! environment except where noted: the defaults suit the mesh, and tests
+//! tighten them to reach the edges quickly.
+
+use std::time::Duration;
+
+/// Transport bounds of every gRPC server (`docs/security.md`, "The
+/// transport"); the defaults suit the mesh's small unary messages.
+#[derive(Debug, Clone)]
+pub struct ServerLimits {
+    /// Largest message decoded or encoded, per message.
+    pub max_message_bytes: usize,
+    /// HTTP/2 streams per connection (tonic sets no limit unless told).
+    pub max_concurrent_streams: u32,
+    /// Requests handled at once per connection; more are shed.
+    pub max_requests_per_connection: usize,
+    /// Requests in flight on the whole server; more are answered
+    /// RESOURCE_EXHAUSTED at once.
+    pub max_in_flight: usize,
+    /// The longest any request may run, whatever `grpc-timeout` asks.
+    pub request_budget: Duration,
+    /// HTTP/2 PING interval and how long to wait for the answer.
+    pub keepalive_interval: Duration,
+    pub keepalive_timeout: Duration,
+    /// Streams a client may reset before they are answered (the "rapid
+    /// reset" guard).
+    pub max_pending_reset_streams: usize,
+    /// Largest header block (metadata) accepted.
+    pub max_header_list_bytes: u32,
+    /// How long a shutdown waits for requests and connections to finish
+    /// before closing what is left. Without a bound, a client that keeps an
+    /// idle HTTP/2 connection open can hold a graceful shutdown forever
+    /// (hyper#4170).
+    pub drain_grace: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 64 * 1024,
+            max_concurrent_streams: 128,
+            max_requests_per_connection: 128,
+            max_in_flight: 1024,
+            request_budget: Duration::from_secs(30),
+            keepalive_interval: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(10),
+            max_pending_reset_streams: 32,
+            max_header_list_bytes: 16 * 1024,
+            drain_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// How many failed sign-ins Identity tolerates before it refuses further
+/// attempts for a while (`LOGIN_*` variables).
+#[derive(Debug, Clone)]
+pub struct ThrottlePolicy {
+    /// How long failures are remembered (`LOGIN_THROTTLE_WINDOW_SECONDS`).
+    pub window: Duration,
+    /// Failures per patient account (`LOGIN_MAX_FAILURES_PER_ACCOUNT`).
+    pub max_failures_per_account: u32,
+    /// Failures per client address (`LOGIN_MAX_FAILURES_PER_CLIENT`): the
+    /// gRPC peer, or the browser's address that the website vouches for.
+    pub max_failures_per_client: u32,
+    /// Entries kept at most; bounds the memory a flood can take.
+    pub max_tracked: usize,
+}
+
+impl Default for ThrottlePolicy {
+    fn default() -> Self {
+        Self {
+            window: Duration::from_secs(15 * 60),
+            max_failures_per_account: 5,
+            // A client address may be shared by many patients (a hospital's
+            // NAT, a proxy), so it gets more room than one account.
+            max_failures_per_client: 100,
+            max_tracked: 100_000,
+        }
+    }
+}

@@ -1,0 +1,510 @@
+//! The process settings: every environment variable, read in one place.
+//!
+//! Each variable is named once, in [`vars`], and documented in the README's
+//! configuration table (the contract's, `docs/contract.md`, plus a few
+//! operational knobs). [`Settings::from_lookup`] parses them all and reports
+//! every problem at once, phrased as what to set, the way linkerd2-proxy's
+//! `env.rs` does, rather than stopping at the first.
+//!
+//! Settings are about the process; each service turns them into its own
+//! `Config` (`services/<name>/mod.rs`), taking only what it needs and
+//! refusing to start without what it requires.
+//!
+//! Reading goes through a lookup function rather than `std::env` directly,
+//! so tests can pass a map and never touch the process environment.
+
+mod jwt;
+mod limits;
+mod secrets;
+mod services;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use jwt::{DEFAULT_AUDIENCE, DEFAULT_ISSUER, DEFAULT_LEEWAY, JwtSettings, MAX_LEEWAY};
+pub use limits::{ServerLimits, ThrottlePolicy};
+pub use secrets::{DatabaseUrl, MIN_SECRET_BYTES, ServiceCredential, SigningSecret};
+pub use services::ServiceKind;
+
+/// The name of every variable the process reads.
+pub mod vars {
+    pub const JWT_SECRET_KEY: &str = "JWT_SECRET_KEY";
+    /// The name the original .NET workshop used for the same key.
+    pub const JWT_SECRET_KEY_ALIAS: &str = "JwtSettings__SecretSigningKey";
+    pub const JWT_ISSUER: &str = "JWT_ISSUER";
+    pub const JWT_AUDIENCE: &str = "JWT_AUDIENCE";
+    pub const JWT_LEEWAY_SECONDS: &str = "JWT_LEEWAY_SECONDS";
+    pub const INTERNAL_CLIENT_SECRET: &str = "INTERNAL_CLIENT_SECRET";
+    pub const DATABASE_URL: &str = "DATABASE_URL";
+    pub const DATA_DIR: &str = "DATA_DIR";
+    pub const LISTEN_ADDR: &str = "LISTEN_ADDR";
+    pub const WEBSITE_LISTEN_ADDR: &str = "WEBSITE_LISTEN_ADDR";
+    pub const IDENTITY_URL: &str = "IDENTITY_URL";
+    pub const PSEUDONIEM_URL: &str = "PSEUDONIEM_URL";
+    pub const DOSSIER_URL: &str = "DOSSIER_URL";
+    pub const DEPENDENCY_TIMEOUT_MS: &str = "DEPENDENCY_TIMEOUT_MS";
+    pub const LOGIN_THROTTLE_WINDOW_SECONDS: &str = "LOGIN_THROTTLE_WINDOW_SECONDS";
+    pub const LOGIN_MAX_FAILURES_PER_ACCOUNT: &str = "LOGIN_MAX_FAILURES_PER_ACCOUNT";
+    pub const LOGIN_MAX_FAILURES_PER_CLIENT: &str = "LOGIN_MAX_FAILURES_PER_CLIENT";
+    /// Appended to a secret's variable name: read the value from this file
+    /// instead (the Docker and Kubernetes secrets convention).
+    pub const FILE_SUFFIX: &str = "_FILE";
+
+    /// `<SERVICE>_DATABASE_URL`: one service's database in `all`, where a
+    /// single `DATABASE_URL` cannot serve three services.
+    pub fn service_database_url(service: super::ServiceKind) -> String {
+        format!("{}_DATABASE_URL", service.name().to_ascii_uppercase())
+    }
+}
+
+/// What is wrong with the configuration: one line per problem, each saying
+/// what to set. Never contains a secret's value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.join("\n"))]
+pub struct ConfigError(Vec<String>);
+
+impl ConfigError {
+    pub fn new(problem: impl Into<String>) -> Self {
+        Self(vec![problem.into()])
+    }
+
+    /// The problems, one per line.
+    pub fn problems(&self) -> &[String] {
+        &self.0
+    }
+}
+
+/// Where a service finds the others (`IDENTITY_URL`, `PSEUDONIEM_URL`,
+/// `DOSSIER_URL`). In `all` they are the addresses actually bound.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peers {
+    pub identity: String,
+    pub pseudoniem: String,
+    pub dossier: String,
+}
+
+impl Default for Peers {
+    fn default() -> Self {
+        let url = |service: ServiceKind| format!("http://{}", service.default_addr());
+        Self {
+            identity: url(ServiceKind::Identity),
+            pseudoniem: url(ServiceKind::Pseudoniem),
+            dossier: url(ServiceKind::Dossier),
+        }
+    }
+}
+
+/// The whole configuration of the process, read once.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `None` when no key was set: `all` then generates one, a lone service
+    /// refuses to start.
+    pub jwt: Option<JwtSettings>,
+    pub internal_secret: Option<ServiceCredential>,
+    pub peers: Peers,
+    /// Where the default SQLite files go (`DATA_DIR`, default `./data`).
+    pub data_dir: PathBuf,
+    /// `DATABASE_URL`: the database of a service run alone.
+    pub database_url: Option<DatabaseUrl>,
+    /// `<SERVICE>_DATABASE_URL`: per service, in `all` or alone.
+    pub service_database_urls: BTreeMap<ServiceKind, DatabaseUrl>,
+    /// `LISTEN_ADDR`: the address of a service run alone.
+    pub listen_addr: Option<SocketAddr>,
+    /// `WEBSITE_LISTEN_ADDR`: the website's address in `all`.
+    pub website_listen_addr: Option<SocketAddr>,
+    /// The longest a call to another service may take when the inbound call
+    /// has more time left (`DEPENDENCY_TIMEOUT_MS`, default 3 s).
+    pub dependency_timeout: Duration,
+    pub login_throttle: ThrottlePolicy,
+    pub limits: ServerLimits,
+}
+
+impl Default for Settings {
+    /// The contract's defaults, with no key and no service credential.
+    fn default() -> Self {
+        Self {
+            jwt: None,
+            internal_secret: None,
+            peers: Peers::default(),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            service_database_urls: BTreeMap::new(),
+            listen_addr: None,
+            website_listen_addr: None,
+            dependency_timeout: Duration::from_secs(3),
+            login_throttle: ThrottlePolicy::default(),
+            limits: ServerLimits::default(),
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads every variable through `lookup` (empty values count as unset)
+    /// and reports every problem together.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut env = Reader {
+            lookup: &|name| lookup(name).filter(|value| !value.is_empty()),
+            problems: Vec::new(),
+        };
+        let defaults = Settings::default();
+        let jwt = env.jwt();
+        let internal_secret = env
+            .secret(vars::INTERNAL_CLIENT_SECRET)
+            .and_then(|secret| env.check(ServiceCredential::new(secret)));
+        let peers = Peers {
+            identity: env.url(vars::IDENTITY_URL, defaults.peers.identity),
+            pseudoniem: env.url(vars::PSEUDONIEM_URL, defaults.peers.pseudoniem),
+            dossier: env.url(vars::DOSSIER_URL, defaults.peers.dossier),
+        };
+        let database_url = env.secret(vars::DATABASE_URL).map(DatabaseUrl::new);
+        let service_database_urls = ServiceKind::START_ORDER
+            .into_iter()
+            .filter(|service| service.has_database())
+            .filter_map(|service| {
+                let url = env.secret(&vars::service_database_url(service))?;
+                Some((service, DatabaseUrl::new(url)))
+            })
+            .collect();
+        let login_throttle = ThrottlePolicy {
+            window: env
+                .number(vars::LOGIN_THROTTLE_WINDOW_SECONDS, "seconds")
+                .map_or(defaults.login_throttle.window, Duration::from_secs),
+            max_failures_per_account: env
+                .number(vars::LOGIN_MAX_FAILURES_PER_ACCOUNT, "failures")
+                .map_or(defaults.login_throttle.max_failures_per_account, saturate),
+            max_failures_per_client: env
+                .number(vars::LOGIN_MAX_FAILURES_PER_CLIENT, "failures")
+                .map_or(defaults.login_throttle.max_failures_per_client, saturate),
+            ..defaults.login_throttle
+        };
+        let settings = Settings {
+            jwt,
+            internal_secret,
+            peers,
+            data_dir: env
+                .plain(vars::DATA_DIR)
+                .map_or(defaults.data_dir, PathBuf::from),
+            database_url,
+            service_database_urls,
+            listen_addr: env.address(vars::LISTEN_ADDR),
+            website_listen_addr: env.address(vars::WEBSITE_LISTEN_ADDR),
+            dependency_timeout: env
+                .number(vars::DEPENDENCY_TIMEOUT_MS, "milliseconds")
+                .map_or(defaults.dependency_timeout, Duration::from_millis),
+            login_throttle,
+            limits: defaults.limits,
+        };
+        if env.problems.is_empty() {
+            Ok(settings)
+        } else {
+            Err(ConfigError(env.problems))
+        }
+    }
+
+    /// The JWT settings, or the message a lone service exits with.
+    pub fn require_jwt(&self) -> Result<JwtSettings, ConfigError> {
+        self.jwt.clone().ok_or_else(|| {
+            ConfigError::new(
+                "JWT_SECRET_KEY is not set. Set it (or JWT_SECRET_KEY_FILE) to the mesh's \
+                 shared HS256 key (32 bytes or more, the same in every service), or run \
+                 `toestemming all` for a development mesh with a generated key.",
+            )
+        })
+    }
+
+    /// The service credential, or the message a lone `service` exits with.
+    pub fn require_internal_secret(
+        &self,
+        service: ServiceKind,
+    ) -> Result<ServiceCredential, ConfigError> {
+        self.internal_secret.clone().ok_or_else(|| {
+            ConfigError::new(format!(
+                "INTERNAL_CLIENT_SECRET is not set. The {service} service needs the mesh's \
+                 service credential (set it, or INTERNAL_CLIENT_SECRET_FILE, to the same \
+                 value in every service that uses it)."
+            ))
+        })
+    }
+
+    /// The database of `service`: `<SERVICE>_DATABASE_URL`, else
+    /// `DATABASE_URL` (meant for a service run alone), else the SQLite file
+    /// `<service>.db` in `DATA_DIR`.
+    pub fn database_url(&self, service: ServiceKind) -> DatabaseUrl {
+        self.service_database_urls
+            .get(&service)
+            .or(self.database_url.as_ref())
+            .cloned()
+            .unwrap_or_else(|| DatabaseUrl::sqlite_file(&self.data_dir, service.name()))
+    }
+
+    /// Where `service` listens when run alone: `LISTEN_ADDR`, else its
+    /// default address.
+    pub fn listen_addr(&self, service: ServiceKind) -> SocketAddr {
+        self.listen_addr.unwrap_or_else(|| service.default_addr())
+    }
+}
+
+/// Reads variables and collects what is wrong with them.
+struct Reader<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    problems: Vec<String>,
+}
+
+impl Reader<'_> {
+    fn plain(&self, name: &str) -> Option<String> {
+        (self.lookup)(name)
+    }
+
+    /// Keeps the value of `result`, or records its problem.
+    fn check<T>(&mut self, result: Result<T, ConfigError>) -> Option<T> {
+        result.map_err(|error| self.problems.extend(error.0)).ok()
+    }
+
+    /// A secret from `name`, or from the file named by `name_FILE`; both set
+    /// is a mistake worth stopping for (which one was meant?).
+    fn secret(&mut self, name: &str) -> Option<String> {
+        let file_var = format!("{name}{}", vars::FILE_SUFFIX);
+        match (self.plain(name), self.plain(&file_var)) {
+            (Some(_), Some(_)) => {
+                self.problems
+                    .push(format!("set {name} or {file_var}, not both"));
+                None
+            }
+            (Some(value), None) => Some(value),
+            (None, Some(path)) => match read_secret_file(Path::new(&path)) {
+                Ok(value) => Some(value),
+                Err(problem) => {
+                    self.problems.push(format!("{file_var}: {problem}"));
+                    None
+                }
+            },
+            (None, None) => None,
+        }
+    }
+
+    fn jwt(&mut self) -> Option<JwtSettings> {
+        let secret = match self.secret(vars::JWT_SECRET_KEY) {
+            Some(secret) => Some(secret),
+            None => self.plain(vars::JWT_SECRET_KEY_ALIAS),
+        }?;
+        let mut jwt = JwtSettings::with_secret(self.check(SigningSecret::new(secret))?);
+        if let Some(issuer) = self.plain(vars::JWT_ISSUER) {
+            jwt.issuer = issuer;
+        }
+        if let Some(audience) = self.plain(vars::JWT_AUDIENCE) {
+            jwt.audience = audience;
+        }
+        if let Some(seconds) = self.number(vars::JWT_LEEWAY_SECONDS, "seconds") {
+            let leeway = Duration::from_secs(seconds);
+            if leeway > MAX_LEEWAY {
+                self.problems.push(format!(
+                    "{} may be at most {}",
+                    vars::JWT_LEEWAY_SECONDS,
+                    MAX_LEEWAY.as_secs()
+                ));
+                return None;
+            }
+            jwt.leeway = leeway;
+        }
+        Some(jwt)
+    }
+
+    fn number(&mut self, name: &str, unit: &str) -> Option<u64> {
+        let value = self.plain(name)?;
+        match value.parse() {
+            Ok(number) => Some(number),
+            Err(_) => {
+                self.problems
+                    .push(format!("{name} must be a whole number of {unit}"));
+                None
+            }
+        }
+    }
+
+    fn address(&mut self, name: &str) -> Option<SocketAddr> {
+        let value = self.plain(name)?;
+        match value.parse() {
+            Ok(address) => Some(address),
+            Err(_) => {
+                self.problems.push(format!(
+                    "{name} must be an IP address and port, e.g. 127.0.0.1:50053 or 0.0.0.0:8080"
+                ));
+                None
+            }
+        }
+    }
+
+    fn url(&mut self, name: &str, default: String) -> String {
+        let Some(value) = self.plain(name) else {
+            return default;
+        };
+        if value.parse::<http::Uri>().is_ok_and(|uri| {
+            matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some()
+        }) {
+            value
+        } else {
+            self.problems.push(format!(
+                "{name} must be an http:// or https:// URL, e.g. {default}"
+            ));
+            default
+        }
+    }
+}
+
+/// A secret file's content without the line break editors add at the end.
+fn read_secret_file(path: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let value = text
+        .strip_suffix('\n')
+        .map(|rest| rest.strip_suffix('\r').unwrap_or(rest))
+        .unwrap_or(&text);
+    if value.is_empty() {
+        return Err(format!("{} is empty", path.display()));
+    }
+    Ok(value.to_owned())
+}
+
+fn saturate(number: u64) -> u32 {
+    u32::try_from(number).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|name| map.get(name).cloned())
+    }
+
+    const KEY: &str = "a-key-that-is-long-enough-for-hs256-0123456789";
+
+    #[test]
+    fn a_short_key_is_refused_with_what_to_set() {
+        let error = settings(&[("JWT_SECRET_KEY", "too-short")]).unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("JWT_SECRET_KEY"), "{text}");
+        assert!(text.contains("32"), "{text}");
+        assert!(
+            !text.contains("too-short"),
+            "the message must not echo the key"
+        );
+    }
+
+    #[test]
+    fn the_dotnet_alias_is_accepted() {
+        let s = settings(&[("JwtSettings__SecretSigningKey", KEY)]).unwrap();
+        assert_eq!(s.jwt.unwrap().secret.expose(), KEY.as_bytes());
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let s = settings(&[]).unwrap();
+        assert!(s.jwt.is_none());
+        assert_eq!(s.peers.identity, "http://127.0.0.1:50051");
+        assert_eq!(s.peers.pseudoniem, "http://127.0.0.1:50052");
+        assert_eq!(s.peers.dossier, "http://127.0.0.1:50053");
+        assert_eq!(s.data_dir, PathBuf::from("./data"));
+        assert_eq!(
+            s.listen_addr(ServiceKind::Dossier),
+            "127.0.0.1:50053".parse().unwrap()
+        );
+        assert_eq!(
+            s.database_url(ServiceKind::Dossier).expose(),
+            "sqlite://./data/dossier.db?mode=rwc"
+        );
+        assert!(
+            s.require_jwt()
+                .unwrap_err()
+                .to_string()
+                .contains("JWT_SECRET_KEY")
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let error = settings(&[
+            ("JWT_SECRET_KEY", "short"),
+            ("LISTEN_ADDR", "nowhere"),
+            ("DEPENDENCY_TIMEOUT_MS", "soon"),
+            ("DOSSIER_URL", "ftp://x"),
+        ])
+        .unwrap_err();
+        assert_eq!(error.problems().len(), 4, "{error}");
+    }
+
+    #[test]
+    fn leeway_is_capped() {
+        assert!(settings(&[("JWT_SECRET_KEY", KEY), ("JWT_LEEWAY_SECONDS", "31")]).is_err());
+        let s = settings(&[("JWT_SECRET_KEY", KEY), ("JWT_LEEWAY_SECONDS", "30")]).unwrap();
+        assert_eq!(s.jwt.unwrap().leeway, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn secrets_come_from_files_too_but_not_from_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("jwt");
+        std::fs::write(&key_file, format!("{KEY}\n")).unwrap();
+        let key_path = key_file.to_str().unwrap();
+        let s = settings(&[("JWT_SECRET_KEY_FILE", key_path)]).unwrap();
+        assert_eq!(s.jwt.unwrap().secret.expose(), KEY.as_bytes());
+
+        let error = settings(&[("JWT_SECRET_KEY", KEY), ("JWT_SECRET_KEY_FILE", key_path)])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("not both"), "{error}");
+        assert!(!error.contains(KEY), "{error}");
+
+        let missing = dir.path().join("missing");
+        let error = settings(&[("INTERNAL_CLIENT_SECRET_FILE", missing.to_str().unwrap())])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("INTERNAL_CLIENT_SECRET_FILE"), "{error}");
+    }
+
+    #[test]
+    fn each_service_may_have_its_own_database() {
+        let s = settings(&[
+            ("DATABASE_URL", "sqlite://one.db"),
+            ("PSEUDONIEM_DATABASE_URL", "postgres://p@db/pseudoniem"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.database_url(ServiceKind::Pseudoniem).expose(),
+            "postgres://p@db/pseudoniem"
+        );
+        assert_eq!(
+            s.database_url(ServiceKind::Identity).expose(),
+            "sqlite://one.db"
+        );
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let s = settings(&[
+            ("JWT_SECRET_KEY", KEY),
+            ("INTERNAL_CLIENT_SECRET", "service-cred-xyz"),
+            ("DATABASE_URL", "postgres://u:pw-in-url@db/x"),
+        ])
+        .unwrap();
+        let shown = format!("{s:?}");
+        assert!(
+            !shown.contains(KEY)
+                && !shown.contains("service-cred-xyz")
+                && !shown.contains("pw-in-url"),
+            "{shown}"
+        );
+    }
+}

@@ -1,0 +1,55 @@
+//! The services of the mesh by name, with the contract's default addresses.
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+
+/// One of the services. `toestemming <name>` runs one; `toestemming
+/// all` runs them all, in [`ServiceKind::START_ORDER`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ServiceKind {
+    Identity,
+    Pseudoniem,
+    Dossier,
+}
+
+impl ServiceKind {
+    /// Dependencies first, so a service's first calls find their peer
+    /// listening (each would retry anyway: clients connect lazily).
+    pub const START_ORDER: [ServiceKind; 3] = [
+        ServiceKind::Pseudoniem,
+        ServiceKind::Identity,
+        ServiceKind::Dossier,
+    ];
+
+    /// The subcommand, the log name, and the default SQLite file name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServiceKind::Identity => "identity",
+            ServiceKind::Pseudoniem => "pseudoniem",
+            ServiceKind::Dossier => "dossier",
+        }
+    }
+
+    /// The contract's default address (`docs/contract.md`, "Services and
+    /// ownership"), shared by `all` and a service run alone, so separate
+    /// processes find each other without configuration.
+    pub fn default_addr(self) -> SocketAddr {
+        let port = match self {
+            ServiceKind::Identity => 50051,
+            ServiceKind::Pseudoniem => 50052,
+            ServiceKind::Dossier => 50053,
+        };
+        SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+    }
+
+    /// Whether the service keeps a database of its own.
+    pub fn has_database(self) -> bool {
+        true
+    }
+}
+
+impl fmt::Display for ServiceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
