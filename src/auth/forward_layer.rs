@@ -99,3 +99,90 @@ where
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use http::HeaderMap;
+    use tower::ServiceExt as _;
+
+    use super::*;
+    use crate::auth::caller::Principal;
+    use crate::auth::{Claims, TokenIssuer};
+    use crate::settings::{JwtSettings, SigningSecret};
+
+    fn issuer() -> Arc<TokenIssuer> {
+        let settings = JwtSettings::with_secret(SigningSecret::new(vec![5u8; 32]).unwrap());
+        Arc::new(TokenIssuer::new(&settings))
+    }
+
+    fn caller(role: Role, subject: &str, token: &str) -> Caller {
+        let claims = Claims {
+            sub: subject.into(),
+            role,
+            iss: String::new(),
+            aud: String::new(),
+            exp: 0,
+            iat: 0,
+            nbf: 0,
+            jti: None,
+        };
+        Caller {
+            principal: Principal::new(claims, token),
+            on_behalf_of: None,
+        }
+    }
+
+    async fn sent(tokens: Option<InternalTokenSource>, caller: Option<Caller>) -> HeaderMap {
+        let sent = Arc::new(Mutex::new(HeaderMap::new()));
+        let record = sent.clone();
+        let dependency = tower::service_fn(move |request: Request<()>| {
+            *record.lock().unwrap() = request.headers().clone();
+            std::future::ready(Ok::<_, BoxError>(Response::new(())))
+        });
+        let mut request = Request::new(());
+        request
+            .headers_mut()
+            .insert(AUTHORIZATION, "Bearer left.by.handler".parse().unwrap());
+        request.headers_mut().insert(
+            FORWARDED_AUTHORIZATION,
+            "Bearer stale.fwd.value".parse().unwrap(),
+        );
+        if let Some(caller) = caller {
+            request.extensions_mut().insert(caller);
+        }
+        ForwardLayer::new(tokens)
+            .layer(dependency)
+            .oneshot(request)
+            .await
+            .unwrap();
+        sent.lock().unwrap().clone()
+    }
+
+    #[tokio::test]
+    async fn the_services_own_token_and_the_end_users_token_are_sent_sensitive() {
+        let tokens = InternalTokenSource::self_signed(issuer());
+        let company = caller(Role::HealthcareCompany, "Zorg BV", "company.jwt.here");
+        let headers = sent(Some(tokens.clone()), Some(company)).await;
+        let own = tokens.authorization().await.unwrap();
+        assert_eq!(headers[AUTHORIZATION], own);
+        assert_eq!(headers[FORWARDED_AUTHORIZATION], "Bearer company.jwt.here");
+        assert!(headers[AUTHORIZATION].is_sensitive());
+        assert!(headers[FORWARDED_AUTHORIZATION].is_sensitive());
+    }
+
+    #[tokio::test]
+    async fn what_a_handler_left_is_stripped_not_passed_on() {
+        let headers = sent(None, None).await;
+        assert!(!headers.contains_key(AUTHORIZATION));
+        assert!(!headers.contains_key(FORWARDED_AUTHORIZATION));
+    }
+
+    #[tokio::test]
+    async fn a_service_acting_for_itself_forwards_nobody() {
+        let internal = caller(Role::Internal, "internal", "internal.jwt.here");
+        let headers = sent(None, Some(internal)).await;
+        assert!(!headers.contains_key(FORWARDED_AUTHORIZATION));
+    }
+}

@@ -72,6 +72,7 @@ impl TokenVerifier {
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
         let fail = |problem| AuthError::invalid(AUTHORIZATION, problem);
         check_header(token).map_err(fail)?;
+        check_payload(token).map_err(fail)?;
         let claims = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
             .map_err(|error| match error.kind() {
                 ErrorKind::ExpiredSignature => AuthError::Expired {
@@ -146,6 +147,21 @@ fn check_header(token: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// The payload is valid UTF-8 JSON (RFC 7519 §7.2, steps 7 and 10), checked
+/// whatever the signature says. serde_json checks the UTF-8 of the strings
+/// it keeps but skips over the ones it ignores, so a claim the mesh does not
+/// read could otherwise carry bytes that are not text.
+fn check_payload(token: &str) -> Result<(), &'static str> {
+    use base64::Engine as _;
+    let encoded = token.split('.').nth(1).unwrap_or_default();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(encoded)
+        .map_err(|_| "the payload is not base64url")?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| "the payload is not UTF-8")?;
+    serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(|_| "the payload is not JSON")?;
+    Ok(())
+}
+
 /// A pseudoniem: a lowercase, hyphenated UUID.
 fn is_lowercase_uuid(value: &str) -> bool {
     uuid::Uuid::try_parse(value).is_ok_and(|uuid| uuid.hyphenated().to_string() == value)
@@ -216,5 +232,62 @@ mod tests {
         assert!(v.check_claims(&c, 1_000).is_err());
         c.sub = "3f2504e0-4f89-41d3-9a0c-0305e82c3301".into();
         assert!(v.check_claims(&c, 1_000).is_ok());
+    }
+
+    /// A token over raw payload bytes, signed with the test key.
+    fn signed(payload: &[u8]) -> String {
+        use base64::Engine as _;
+        use hmac::Mac as _;
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        let message = format!(
+            "{}.{}",
+            b64(br#"{"alg":"HS256","typ":"JWT"}"#),
+            b64(payload)
+        );
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&[7u8; 32]).unwrap();
+        mac.update(message.as_bytes());
+        format!("{message}.{}", b64(&mac.finalize().into_bytes()))
+    }
+
+    fn payload(extra: &[u8]) -> Vec<u8> {
+        let now = jsonwebtoken::get_current_timestamp();
+        let mut json = format!(
+            r#"{{"sub":"internal","role":"Internal","iss":"{}","aud":"{}","exp":{},"iat":{now},"nbf":{now},"x":""#,
+            crate::settings::DEFAULT_ISSUER,
+            crate::settings::DEFAULT_AUDIENCE,
+            now + 600,
+        )
+        .into_bytes();
+        json.extend_from_slice(extra);
+        json.extend_from_slice(br#""}"#);
+        json
+    }
+
+    #[test]
+    fn a_payload_that_is_not_utf8_is_refused_though_signed() {
+        let v = verifier();
+        assert!(
+            v.verify(&signed(&payload(b"text"))).is_ok(),
+            "the control passes"
+        );
+        for bytes in [&b"\xff"[..], b"\xc3\x28", b"\xed\xa0\x80"] {
+            assert_eq!(
+                v.verify(&signed(&payload(bytes))),
+                Err(AuthError::invalid(
+                    AUTHORIZATION,
+                    "the payload is not UTF-8"
+                )),
+                "{bytes:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_payload_that_is_not_json_is_refused_though_signed() {
+        let v = verifier();
+        let mut trailing = payload(b"text");
+        trailing.extend_from_slice(b" garbage");
+        assert!(v.verify(&signed(&trailing)).is_err());
+        assert!(v.verify(&signed(b"not json")).is_err());
     }
 }

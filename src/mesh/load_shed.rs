@@ -80,3 +80,56 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::sync::oneshot;
+    use tonic::{Code, Status};
+    use tonic::body::Body;
+    use tonic_types::StatusExt as _;
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn past_the_cap_a_request_is_shed_at_once_and_a_slot_frees_when_one_ends() {
+        let (release, released) = oneshot::channel::<()>();
+        let released = std::sync::Arc::new(tokio::sync::Mutex::new(Some(released)));
+        let handler = tower::service_fn(move |_: Request<Body>| {
+            let released = released.clone();
+            async move {
+                // The first request waits until the test releases it.
+                if let Some(wait) = released.lock().await.take() {
+                    let _ = wait.await;
+                }
+                Ok::<_, std::convert::Infallible>(Response::new(Body::empty()))
+            }
+        });
+        let service = LoadShedLayer::new(1).layer(handler);
+        let request = || {
+            Request::builder()
+                .uri("/x.y.Z/M")
+                .body(Body::empty())
+                .unwrap()
+        };
+
+        let first = tokio::spawn(service.clone().oneshot(request()));
+        tokio::task::yield_now().await;
+        let shed = service.clone().oneshot(request()).await.unwrap();
+        let status = Status::from_header_map(shed.headers()).unwrap();
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert_eq!(
+            status.get_details_error_info().unwrap().reason,
+            "OVERLOADED"
+        );
+
+        release.send(()).unwrap();
+        let served = first.await.unwrap().unwrap();
+        assert!(Status::from_header_map(served.headers()).is_none());
+        let next = service.oneshot(request()).await.unwrap();
+        assert!(
+            Status::from_header_map(next.headers()).is_none(),
+            "the slot was freed"
+        );
+    }
+}

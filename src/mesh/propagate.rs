@@ -125,3 +125,114 @@ fn is_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
     }
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use http::HeaderMap;
+    use tonic::Code;
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    /// Sends a request through the layer (dependency timeout `max`) to a
+    /// dependency that answers after `takes`; returns what the dependency
+    /// was sent and the outcome.
+    async fn call(
+        extensions: (Option<RequestId>, Option<Deadline>),
+        stale: &[(&'static str, &str)],
+        max: Duration,
+        takes: Duration,
+    ) -> (Option<HeaderMap>, Result<Response<()>, BoxError>) {
+        let sent = Arc::new(Mutex::new(None));
+        let record = sent.clone();
+        let dependency = tower::service_fn(move |request: Request<()>| {
+            *record.lock().unwrap() = Some(request.headers().clone());
+            async move {
+                tokio::time::sleep(takes).await;
+                Ok::<_, BoxError>(Response::new(()))
+            }
+        });
+        let mut request = Request::new(());
+        for (name, value) in stale {
+            request
+                .headers_mut()
+                .insert(*name, HeaderValue::from_str(value).unwrap());
+        }
+        if let Some(id) = extensions.0 {
+            request.extensions_mut().insert(id);
+        }
+        if let Some(deadline) = extensions.1 {
+            request.extensions_mut().insert(deadline);
+        }
+        let outcome = PropagateLayer::new(max)
+            .layer(dependency)
+            .oneshot(request)
+            .await;
+        let sent = sent.lock().unwrap().take();
+        (sent, outcome)
+    }
+
+    fn code(outcome: &Result<Response<()>, BoxError>) -> Option<Code> {
+        outcome
+            .as_ref()
+            .err()
+            .and_then(|error| error.downcast_ref::<Status>())
+            .map(Status::code)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_request_id_and_the_remaining_deadline_travel() {
+        let id = RequestId::parse("req-1").unwrap();
+        let deadline = Deadline::after(Duration::from_millis(700));
+        let (sent, outcome) = call(
+            (Some(id), Some(deadline)),
+            &[("x-request-id", "forged"), ("grpc-timeout", "99H")],
+            Duration::from_secs(3),
+            Duration::ZERO,
+        )
+        .await;
+        assert!(outcome.is_ok());
+        let sent = sent.unwrap();
+        assert_eq!(sent[REQUEST_ID], "req-1");
+        assert_eq!(sent[GRPC_TIMEOUT], "700m");
+        assert_eq!(sent.get_all(REQUEST_ID).iter().count(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_an_inbound_deadline_the_dependency_timeout_applies() {
+        let (sent, _) = call((None, None), &[], Duration::from_secs(3), Duration::ZERO).await;
+        let sent = sent.unwrap();
+        assert_eq!(sent[GRPC_TIMEOUT], "3000m");
+        assert!(!sent.contains_key(REQUEST_ID));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hung_dependency_is_a_deadline_exceeded_within_the_budget() {
+        let started = tokio::time::Instant::now();
+        let (_, outcome) = call(
+            (None, Some(Deadline::after(Duration::from_millis(250)))),
+            &[],
+            Duration::from_secs(3),
+            Duration::from_secs(60),
+        )
+        .await;
+        assert_eq!(code(&outcome), Some(Code::DeadlineExceeded));
+        assert_eq!(started.elapsed(), Duration::from_millis(250));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_time_left_means_no_call() {
+        let deadline = Deadline::after(Duration::ZERO);
+        let (sent, outcome) = call(
+            (None, Some(deadline)),
+            &[],
+            Duration::from_secs(3),
+            Duration::ZERO,
+        )
+        .await;
+        assert_eq!(code(&outcome), Some(Code::DeadlineExceeded));
+        assert!(sent.is_none(), "the dependency was not called");
+    }
+}

@@ -127,3 +127,139 @@ where
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The layer in-process around a handler that records what it was
+    //! given; `tests/it` checks request ids and deadlines across real hops.
+
+    use std::sync::{Arc, Mutex};
+
+    use tonic::body::Body;
+    use tonic::{Code, Status};
+    use tonic_types::StatusExt as _;
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    #[derive(Default, Clone)]
+    struct Seen {
+        request_id: Option<RequestId>,
+        deadline: Option<Deadline>,
+        header: Option<HeaderValue>,
+    }
+
+    async fn call(
+        headers: &[(&str, &str)],
+        budget: Duration,
+        handler_takes: Duration,
+        answer: Status,
+    ) -> (Response<Body>, Seen) {
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let record = seen.clone();
+        let handler = tower::service_fn(move |request: Request<Body>| {
+            *record.lock().unwrap() = Seen {
+                request_id: request.extensions().get::<RequestId>().cloned(),
+                deadline: request.extensions().get::<Deadline>().copied(),
+                header: request.headers().get(REQUEST_ID).cloned(),
+            };
+            let answer = answer.clone();
+            async move {
+                tokio::time::sleep(handler_takes).await;
+                Ok::<_, std::convert::Infallible>(answer.into_http::<Body>())
+            }
+        });
+        let mut request = Request::builder().uri("/x.y.Z/M");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = RequestContextLayer::new(budget)
+            .layer(handler)
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let seen = seen.lock().unwrap().clone();
+        (response, seen)
+    }
+
+    const SECOND: Duration = Duration::from_secs(1);
+
+    #[tokio::test]
+    async fn a_sane_request_id_is_kept_handed_on_and_echoed() {
+        let (response, seen) = call(
+            &[("x-request-id", "abc-123")],
+            SECOND,
+            Duration::ZERO,
+            Status::ok(""),
+        )
+        .await;
+        assert_eq!(seen.request_id.unwrap().as_str(), "abc-123");
+        assert_eq!(seen.header.unwrap(), "abc-123");
+        assert_eq!(response.headers()[REQUEST_ID], "abc-123");
+    }
+
+    #[tokio::test]
+    async fn an_absent_or_insane_request_id_is_replaced_by_a_fresh_one() {
+        for headers in [&[][..], &[("x-request-id", "two words")][..]] {
+            let (response, seen) = call(headers, SECOND, Duration::ZERO, Status::ok("")).await;
+            let id = seen.request_id.unwrap();
+            assert!(uuid::Uuid::try_parse(id.as_str()).is_ok(), "{id}");
+            assert_eq!(response.headers()[REQUEST_ID], id.as_str());
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_deadline_is_the_callers_timeout_capped_by_the_budget() {
+        let started = tokio::time::Instant::now();
+        let (_, asked) = call(
+            &[("grpc-timeout", "200m")],
+            SECOND,
+            Duration::ZERO,
+            Status::ok(""),
+        )
+        .await;
+        assert_eq!(
+            asked.deadline.unwrap().0 - started,
+            Duration::from_millis(200)
+        );
+        let (_, capped) = call(
+            &[("grpc-timeout", "1H")],
+            SECOND,
+            Duration::ZERO,
+            Status::ok(""),
+        )
+        .await;
+        assert_eq!(capped.deadline.unwrap().0 - started, SECOND);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_handler_past_the_deadline_is_answered_deadline_exceeded() {
+        let (response, _) = call(
+            &[("grpc-timeout", "100m")],
+            SECOND,
+            Duration::from_secs(5),
+            Status::ok(""),
+        )
+        .await;
+        let status = Status::from_header_map(response.headers()).unwrap();
+        assert_eq!(status.code(), Code::DeadlineExceeded);
+        assert_eq!(
+            status.get_details_error_info().unwrap().reason,
+            "DEADLINE_EXCEEDED"
+        );
+        assert!(response.headers().contains_key(REQUEST_ID));
+    }
+
+    #[tokio::test]
+    async fn an_error_without_details_leaves_with_an_error_info() {
+        let (response, _) = call(
+            &[],
+            SECOND,
+            Duration::ZERO,
+            Status::internal("failed to decode"),
+        )
+        .await;
+        let status = Status::from_header_map(response.headers()).unwrap();
+        assert_eq!(status.get_details_error_info().unwrap().reason, "INTERNAL");
+    }
+}

@@ -1,10 +1,13 @@
 //! The one way a service of the mesh serves: bounded, layered, observable.
 //! Any [`App`] a service builds is served by [`serve`].
 //!
-//! Every server gets the same transport limits (security.md, "The
+//! Every server gets the same transport limits (`docs/security.md`, "The
 //! transport"), health and reflection (v1 and v1alpha, so grpcurl works
 //! without `-proto`), and the same layer stack, outermost first:
 //!
+//! 0. tower-http's sensitive-header layer: `authorization` and
+//!    `x-forwarded-authorization` are redacted from `Debug` and never
+//!    indexed by HPACK, before any layer can see them;
 //! 1. [`RequestContextLayer`]: request id, deadline and span, first so every
 //!    line below is tagged with the request id;
 //! 2. [`LoadShedLayer`]: refuse past the in-flight cap before any work;
@@ -19,11 +22,12 @@ use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tower::ServiceBuilder;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
 use super::load_shed::LoadShedLayer;
 use super::request_context::RequestContextLayer;
 use super::service::{App, GrpcApp};
-use crate::auth::VerifyLayer;
+use crate::auth::{FORWARDED_AUTHORIZATION, VerifyLayer};
 use crate::settings::ServerLimits;
 
 /// Serves `app` on `listener` until `shutdown` is cancelled, then finishes
@@ -73,7 +77,13 @@ async fn serve_grpc(
         .expect("the embedded descriptor set is valid");
 
     let layers = ServiceBuilder::new()
-        // Outermost: every log line below carries the request id.
+        // Before anything can log or copy a header: credentials are never
+        // printed by `Debug` and never indexed by HPACK.
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            http::header::AUTHORIZATION,
+            http::HeaderName::from_static(FORWARDED_AUTHORIZATION),
+        ]))
+        // Every log line below carries the request id.
         .layer(RequestContextLayer::new(limits.request_budget))
         // Shed before spending an HMAC on a request we cannot serve.
         .layer(LoadShedLayer::new(limits.max_in_flight))
