@@ -10,7 +10,7 @@ use http::HeaderMap;
 
 use super::error::AuthError;
 
-/// The longest token accepted (security.md: 8 KiB is plenty).
+/// The longest token accepted (`docs/security.md`: 8 KiB is plenty).
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
 /// Returns the single bearer token under `key`, or `Ok(None)` when the key

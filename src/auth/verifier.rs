@@ -1,7 +1,7 @@
 //! Local verification of a mesh token. No network, no Identity call.
 //!
 //! jsonwebtoken does the signature and the registered-claim checks, with its
-//! lax defaults overridden (RFC 8725, security.md):
+//! lax defaults overridden (RFC 8725, `docs/security.md`):
 //! - the algorithm is pinned to HS256, and the header is checked against an
 //!   allow-list before anything else, so `none`, other HMAC sizes, asymmetric
 //!   algorithms and key-fetching parameters (`jku`, `jwk`, `x5u`, `x5c`,

@@ -1,8 +1,7 @@
 //! The process settings: every environment variable, read in one place.
 //!
 //! Each variable is named once, in [`vars`], and documented in the README's
-//! configuration table (the contract's, `docs/contract.md`, plus a few
-//! operational knobs). [`Settings::from_lookup`] parses them all and reports
+//! configuration table. [`Settings::from_lookup`] parses them all and reports
 //! every problem at once, phrased as what to set, the way linkerd2-proxy's
 //! `env.rs` does, rather than stopping at the first.
 //!

@@ -30,9 +30,9 @@ impl ServiceKind {
         }
     }
 
-    /// The contract's default address (`docs/contract.md`, "Services and
-    /// ownership"), shared by `all` and a service run alone, so separate
-    /// processes find each other without configuration.
+    /// The default address (the README's service table), shared by `all`
+    /// and a service run alone, so separate processes find each other
+    /// without configuration.
     pub fn default_addr(self) -> SocketAddr {
         let port = match self {
             ServiceKind::Identity => 50051,
