@@ -1,4 +1,5 @@
 //! The `toestemming` command: which service(s) this process runs.
+//! Every subcommand starts its services through `crate::launch`.
 
 use clap::{Parser, Subcommand};
 
@@ -29,6 +30,9 @@ pub enum Command {
     Pseudoniem,
     /// The Dossier service (needs JWT_SECRET_KEY and INTERNAL_CLIENT_SECRET).
     Dossier,
+    /// The patient website (needs JWT_SECRET_KEY and INTERNAL_CLIENT_SECRET;
+    /// finds Identity and Dossier at IDENTITY_URL and DOSSIER_URL).
+    Website,
 }
 
 /// Runs the chosen command until Ctrl-C or SIGTERM.
@@ -40,6 +44,7 @@ pub async fn run(cli: Cli) -> crate::Result<()> {
         Command::Identity => ServiceKind::Identity,
         Command::Pseudoniem => ServiceKind::Pseudoniem,
         Command::Dossier => ServiceKind::Dossier,
+        Command::Website => ServiceKind::Website,
     };
     let listener = crate::launch::bind(settings.listen_addr(kind)).await?;
     crate::launch::start(kind, &settings, listener, shutdown)
@@ -76,7 +81,7 @@ async fn run_all(
         );
         settings.database_url = None;
     }
-    let listeners = MeshListeners::bind(ServiceKind::default_addr).await?;
+    let listeners = MeshListeners::bind(|kind| settings.mesh_listen_addr(kind)).await?;
     tracing::info!(data_dir = %settings.data_dir.display(), "starting the whole mesh in one process");
     start_mesh(listeners, &settings, shutdown)
         .await?

@@ -63,6 +63,9 @@ pub async fn start(
         ServiceKind::Dossier => {
             start_service::<crate::dossier::Dossier>(settings, listener, shutdown).await
         }
+        ServiceKind::Website => {
+            start_service::<crate::website::Website>(settings, listener, shutdown).await
+        }
     }
 }
 
@@ -75,10 +78,9 @@ async fn start_service<S: MeshService>(
     let built = S::build(config).await?;
     let addr = listener.local_addr()?;
     let limits = settings.limits.clone();
-    let task =
-        tokio::spawn(
-            async move { crate::mesh::serve(built.app, listener, &limits, shutdown).await },
-        );
+    let task = tokio::spawn(async move {
+        crate::mesh::serve(S::KIND.name(), built.app, listener, &limits, shutdown).await
+    });
     Ok(Started {
         kind: S::KIND,
         addr,

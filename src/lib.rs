@@ -37,6 +37,8 @@ pub mod dossier;
 pub mod identity;
 #[path = "../services/pseudoniem/mod.rs"]
 pub mod pseudoniem;
+#[path = "../services/website/mod.rs"]
+pub mod website;
 
 /// What a server's start-up or run can fail with (configuration, storage,
 /// bind, transport).

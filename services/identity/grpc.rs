@@ -251,9 +251,15 @@ impl IdentityApi {
     }
 }
 
-/// The address failed sign-ins are counted against: the gRPC peer.
+/// The address failed sign-ins are counted against: the browser's, when a
+/// service of the mesh vouches for it with its Internal token (the website
+/// signing a patient in; every patient would otherwise share the website's
+/// address), else the gRPC peer's.
 fn client_address<T>(request: &Request<T>) -> Option<IpAddr> {
-    request.remote_addr().map(|addr| addr.ip())
+    let vouched = Caller::from_request(request)
+        .ok()
+        .and_then(|caller| caller.forwarded_for);
+    vouched.or_else(|| request.remote_addr().map(|addr| addr.ip()))
 }
 
 #[tonic::async_trait]

@@ -1,6 +1,7 @@
 //! The verified caller, as the verify layer hands it to handlers.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use http::HeaderValue;
@@ -72,7 +73,17 @@ pub struct Caller {
     /// The end user an Internal caller acts for (`x-forwarded-authorization`),
     /// verified like any token. Only ever set for Internal callers.
     pub on_behalf_of: Option<Principal>,
+    /// The end user's network address an Internal caller vouches for
+    /// (`x-forwarded-for`): the browser behind the website. Only ever set
+    /// for Internal callers.
+    pub forwarded_for: Option<IpAddr>,
 }
+
+/// The end user's network address, attached to an outbound request so the
+/// forward layer can vouch for it (`x-forwarded-for`) alongside this
+/// service's own Internal token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddress(pub IpAddr);
 
 impl Caller {
     /// The person or company the call is ultimately for.

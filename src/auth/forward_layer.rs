@@ -3,12 +3,18 @@
 //!
 //! On every outbound call the layer first strips the headers it owns, then
 //! sets them (a security header is never passed through as a handler or a
-//! caller left it):
-//! - `authorization`: this service's own Internal token, from its
-//!   [`InternalTokenSource`] (for clients of Internal-only services);
-//! - `x-forwarded-authorization`: the end user's verified token, from the
-//!   [`Caller`] the handler attached to the outbound request, so the callee
-//!   can verify it too and record on whose behalf it is asked.
+//! caller left it). What it sets depends on the client's [`Credentials`]:
+//! - [`Credentials::Service`], for a service calling another as itself
+//!   (Dossier → Pseudoniem, the website signing a patient in):
+//!   `authorization` is this service's own Internal token, from its
+//!   [`InternalTokenSource`]; `x-forwarded-authorization` the end user's
+//!   verified token, from the [`Caller`] the handler attached, so the callee
+//!   can verify it too and record on whose behalf it is asked;
+//!   `x-forwarded-for` the end user's address, when a [`ClientAddress`] was
+//!   attached (the browser behind the website).
+//! - [`Credentials::EndUser`], for a service acting as the user's agent (the
+//!   website calling Dossier for the signed-in patient): `authorization` is
+//!   the end user's verified token, and nothing else is sent.
 //!
 //! Both values are marked sensitive, so HTTP/2 never indexes them and debug
 //! output hides them. The request id and deadline are transport, not
@@ -17,24 +23,32 @@
 use std::task::{Context, Poll};
 
 use futures_util::future::BoxFuture;
-use http::{Request, Response};
+use http::{HeaderValue, Request, Response};
 use tower::{BoxError, Layer, Service};
 
-use super::caller::Caller;
+use super::caller::{Caller, ClientAddress};
 use super::claims::Role;
 use super::token_source::InternalTokenSource;
-use super::{AUTHORIZATION, FORWARDED_AUTHORIZATION};
+use super::{AUTHORIZATION, FORWARDED_AUTHORIZATION, FORWARDED_FOR};
+
+/// Whose credential a client sends as `authorization`.
+#[derive(Clone)]
+pub enum Credentials {
+    /// This service's own Internal token; the end user travels in the
+    /// forwarded headers.
+    Service(InternalTokenSource),
+    /// The end user's own verified token.
+    EndUser,
+}
 
 #[derive(Clone)]
 pub struct ForwardLayer {
-    tokens: Option<InternalTokenSource>,
+    credentials: Credentials,
 }
 
 impl ForwardLayer {
-    /// `tokens`: set for clients of services that want this service's own
-    /// Internal token.
-    pub fn new(tokens: Option<InternalTokenSource>) -> Self {
-        Self { tokens }
+    pub fn new(credentials: Credentials) -> Self {
+        Self { credentials }
     }
 }
 
@@ -44,7 +58,7 @@ impl<S> Layer<S> for ForwardLayer {
     fn layer(&self, inner: S) -> Self::Service {
         Forwarding {
             inner,
-            tokens: self.tokens.clone(),
+            credentials: self.credentials.clone(),
         }
     }
 }
@@ -53,7 +67,7 @@ impl<S> Layer<S> for ForwardLayer {
 #[derive(Clone)]
 pub struct Forwarding<S> {
     inner: S,
-    tokens: Option<InternalTokenSource>,
+    credentials: Credentials,
 }
 
 impl<S, B, R> Service<Request<B>> for Forwarding<S>
@@ -72,23 +86,42 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        // An Internal end user is a service acting for itself: nobody to
+        // speak for.
         let end_user = request
             .extensions_mut()
             .remove::<Caller>()
-            .map(|caller| caller.end_user().clone());
+            .map(|caller| caller.end_user().clone())
+            .filter(|user| user.role != Role::Internal);
+        let client = request.extensions_mut().remove::<ClientAddress>();
         let headers = request.headers_mut();
         headers.remove(AUTHORIZATION);
         headers.remove(FORWARDED_AUTHORIZATION);
-        // An Internal end user is a service acting for itself: nobody to
-        // speak for.
-        if let Some(end_user) = end_user.filter(|user| user.role != Role::Internal) {
-            headers.insert(FORWARDED_AUTHORIZATION, end_user.token.bearer_header());
-        }
+        headers.remove(FORWARDED_FOR);
+        let tokens = match &self.credentials {
+            Credentials::Service(tokens) => {
+                if let Some(end_user) = end_user {
+                    headers.insert(FORWARDED_AUTHORIZATION, end_user.token.bearer_header());
+                }
+                if let Some(ClientAddress(address)) = client {
+                    let text = address.to_string();
+                    let value =
+                        HeaderValue::try_from(text).expect("an IP address is visible ASCII");
+                    headers.insert(FORWARDED_FOR, value);
+                }
+                Some(tokens.clone())
+            }
+            Credentials::EndUser => {
+                if let Some(end_user) = end_user {
+                    headers.insert(AUTHORIZATION, end_user.token.bearer_header());
+                }
+                None
+            }
+        };
 
         // The readied service answers this call; a clone takes its place.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let tokens = self.tokens.clone();
         Box::pin(async move {
             if let Some(tokens) = tokens {
                 request
@@ -131,10 +164,15 @@ mod tests {
         Caller {
             principal: Principal::new(claims, token),
             on_behalf_of: None,
+            forwarded_for: None,
         }
     }
 
-    async fn sent(tokens: Option<InternalTokenSource>, caller: Option<Caller>) -> HeaderMap {
+    async fn sent(
+        credentials: Credentials,
+        caller: Option<Caller>,
+        client: Option<ClientAddress>,
+    ) -> HeaderMap {
         let sent = Arc::new(Mutex::new(HeaderMap::new()));
         let record = sent.clone();
         let dependency = tower::service_fn(move |request: Request<()>| {
@@ -149,10 +187,16 @@ mod tests {
             FORWARDED_AUTHORIZATION,
             "Bearer stale.fwd.value".parse().unwrap(),
         );
+        request
+            .headers_mut()
+            .insert(FORWARDED_FOR, "10.9.9.9".parse().unwrap());
         if let Some(caller) = caller {
             request.extensions_mut().insert(caller);
         }
-        ForwardLayer::new(tokens)
+        if let Some(client) = client {
+            request.extensions_mut().insert(client);
+        }
+        ForwardLayer::new(credentials)
             .layer(dependency)
             .oneshot(request)
             .await
@@ -164,7 +208,7 @@ mod tests {
     async fn the_services_own_token_and_the_end_users_token_are_sent_sensitive() {
         let tokens = InternalTokenSource::self_signed(issuer());
         let company = caller(Role::HealthcareCompany, "Zorg BV", "company.jwt.here");
-        let headers = sent(Some(tokens.clone()), Some(company)).await;
+        let headers = sent(Credentials::Service(tokens.clone()), Some(company), None).await;
         let own = tokens.authorization().await.unwrap();
         assert_eq!(headers[AUTHORIZATION], own);
         assert_eq!(headers[FORWARDED_AUTHORIZATION], "Bearer company.jwt.here");
@@ -174,15 +218,41 @@ mod tests {
 
     #[tokio::test]
     async fn what_a_handler_left_is_stripped_not_passed_on() {
-        let headers = sent(None, None).await;
+        let headers = sent(Credentials::EndUser, None, None).await;
         assert!(!headers.contains_key(AUTHORIZATION));
         assert!(!headers.contains_key(FORWARDED_AUTHORIZATION));
+        assert!(!headers.contains_key(FORWARDED_FOR));
     }
 
     #[tokio::test]
     async fn a_service_acting_for_itself_forwards_nobody() {
+        let tokens = InternalTokenSource::self_signed(issuer());
         let internal = caller(Role::Internal, "internal", "internal.jwt.here");
-        let headers = sent(None, Some(internal)).await;
+        let headers = sent(Credentials::Service(tokens), Some(internal), None).await;
         assert!(!headers.contains_key(FORWARDED_AUTHORIZATION));
+        assert!(!headers.contains_key(FORWARDED_FOR));
+    }
+
+    #[tokio::test]
+    async fn a_service_vouches_for_the_browsers_address_with_its_own_token() {
+        let tokens = InternalTokenSource::self_signed(issuer());
+        let address = ClientAddress("192.0.2.7".parse().unwrap());
+        let headers = sent(Credentials::Service(tokens), None, Some(address)).await;
+        assert_eq!(headers[FORWARDED_FOR], "192.0.2.7");
+        assert!(headers.contains_key(AUTHORIZATION));
+    }
+
+    #[tokio::test]
+    async fn an_agent_of_the_user_sends_the_users_token_and_nothing_else() {
+        let patient = caller(Role::Patient, "p", "patient.jwt.here");
+        let address = ClientAddress("192.0.2.7".parse().unwrap());
+        let headers = sent(Credentials::EndUser, Some(patient), Some(address)).await;
+        assert_eq!(headers[AUTHORIZATION], "Bearer patient.jwt.here");
+        assert!(headers[AUTHORIZATION].is_sensitive());
+        assert!(!headers.contains_key(FORWARDED_AUTHORIZATION));
+        assert!(
+            !headers.contains_key(FORWARDED_FOR),
+            "only vouched for with the service's own token"
+        );
     }
 }

@@ -27,10 +27,10 @@ pub mod verifier;
 pub mod verify_layer;
 
 pub use access::{AccessRule, access_rule};
-pub use caller::{Caller, Principal, VerifiedToken};
+pub use caller::{Caller, ClientAddress, Principal, VerifiedToken};
 pub use claims::{Claims, Role};
 pub use error::AuthError;
-pub use forward_layer::{ForwardLayer, Forwarding};
+pub use forward_layer::{Credentials, ForwardLayer, Forwarding};
 pub use issuer::{IssuedToken, TokenIssuer};
 pub use token_source::InternalTokenSource;
 pub use verifier::TokenVerifier;
@@ -41,3 +41,7 @@ pub const AUTHORIZATION: &str = "authorization";
 /// The metadata key of the end user's token on a service-to-service call
 /// (the name Google's ESPv2 uses).
 pub const FORWARDED_AUTHORIZATION: &str = "x-forwarded-authorization";
+/// The metadata key of the end user's network address, when a service of
+/// the mesh (the website) calls on behalf of a browser. Trusted only from a
+/// verified Internal caller; stripped from anyone else.
+pub const FORWARDED_FOR: &str = "x-forwarded-for";

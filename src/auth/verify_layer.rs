@@ -5,16 +5,21 @@
 //!    method of another service of the mesh, is
 //!    UNIMPLEMENTED without reaching the router;
 //! 2. for a public RPC, strip the credential headers, so no handler can ever
-//!    read an unverified token, and pass;
+//!    read an unverified token, and pass. A genuine Internal token is the
+//!    one credential a public RPC looks at: it lets a service of the mesh
+//!    vouch for the end user's address (the website signing a patient in);
+//!    anything else sent is ignored, as if nothing were sent;
 //! 3. otherwise read exactly one bearer, verify it locally, check the role;
-//! 4. for an Internal caller, verify the forwarded end-user token too;
-//!    from anyone else, `x-forwarded-authorization` is stripped, because
-//!    only the mesh's own services may speak for someone else;
+//! 4. for an Internal caller, verify the forwarded end-user token too and
+//!    read the forwarded address; from anyone else,
+//!    `x-forwarded-authorization` and `x-forwarded-for` are stripped,
+//!    because only the mesh's own services may speak for someone else;
 //! 5. put the typed [`Caller`] in the request extensions, record who asked in
 //!    the request's span, and call the handler.
 //!
 //! A refusal is answered here, as a gRPC status with an ErrorInfo detail.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -30,7 +35,7 @@ use super::caller::{Caller, Principal};
 use super::claims::Role;
 use super::error::AuthError;
 use super::verifier::TokenVerifier;
-use super::{AUTHORIZATION, FORWARDED_AUTHORIZATION};
+use super::{AUTHORIZATION, FORWARDED_AUTHORIZATION, FORWARDED_FOR};
 use crate::errors::{Reason, status};
 
 /// Builds [`Verify`] services around a shared verifier.
@@ -100,23 +105,35 @@ fn authorize<B>(
             "no such method in this service",
         ));
     };
-    let AccessRule::Roles(allowed) = rule else {
-        let headers = request.headers_mut();
+    let caller =
+        match rule {
+            AccessRule::Public => {
+                // Public: a credential is never required and never refused.
+                authenticate(verifier, request.headers(), Role::Internal.alone()).ok()
+            }
+            AccessRule::Roles(allowed) => {
+                Some(authenticate(verifier, request.headers(), allowed).map_err(|error| {
+                // The message names the rule that failed, never the token.
+                tracing::info!(reason = %error.reason(), detail = %error, "request refused");
+                Status::from(error)
+            })?)
+            }
+        };
+    let headers = request.headers_mut();
+    if rule == AccessRule::Public {
         headers.remove(AUTHORIZATION);
         headers.remove(FORWARDED_AUTHORIZATION);
-        return Ok(());
-    };
-
-    let caller = authenticate(verifier, request.headers(), allowed).map_err(|error| {
-        // The message names the rule that failed, never the token.
-        tracing::info!(reason = %error.reason(), detail = %error, "request refused");
-        Status::from(error)
-    })?;
-    if caller.on_behalf_of.is_none() {
-        request.headers_mut().remove(FORWARDED_AUTHORIZATION);
     }
-    record_in_span(&caller);
-    request.extensions_mut().insert(caller);
+    if caller.as_ref().is_none_or(|c| c.on_behalf_of.is_none()) {
+        headers.remove(FORWARDED_AUTHORIZATION);
+    }
+    if caller.as_ref().is_none_or(|c| c.forwarded_for.is_none()) {
+        headers.remove(FORWARDED_FOR);
+    }
+    if let Some(caller) = caller {
+        record_in_span(&caller);
+        request.extensions_mut().insert(caller);
+    }
     Ok(())
 }
 
@@ -136,23 +153,44 @@ fn authenticate(
             allowed,
         });
     }
-    let on_behalf_of = if claims.role == Role::Internal {
-        match read_bearer(headers, FORWARDED_AUTHORIZATION)? {
-            None => None,
-            Some(forwarded) => {
-                let end_user = verifier
-                    .verify(forwarded)
-                    .map_err(|error| error.for_header(FORWARDED_AUTHORIZATION))?;
-                Some(Principal::new(end_user, forwarded))
-            }
-        }
+    let internal = claims.role == Role::Internal;
+    // Only the mesh's own services may speak for someone else; from anyone
+    // else the header is not even read.
+    let forwarded = if internal {
+        read_bearer(headers, FORWARDED_AUTHORIZATION)?
     } else {
         None
+    };
+    let on_behalf_of = match forwarded {
+        Some(forwarded) => {
+            let end_user = verifier
+                .verify(forwarded)
+                .map_err(|error| error.for_header(FORWARDED_AUTHORIZATION))?;
+            Some(Principal::new(end_user, forwarded))
+        }
+        None => None,
     };
     Ok(Caller {
         principal: Principal::new(claims, token),
         on_behalf_of,
+        forwarded_for: if internal {
+            forwarded_for(headers)
+        } else {
+            None
+        },
     })
+}
+
+/// The one address in `x-forwarded-for`, from an Internal caller. A list, a
+/// port or anything else that is not one IP address is ignored: the
+/// website, the only sender, sends exactly one.
+fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
+    let mut values = headers.get_all(FORWARDED_FOR).iter();
+    let value = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    value.to_str().ok()?.parse().ok()
 }
 
 /// Fills the `caller`, `role` and `on_behalf_of` fields of the request span

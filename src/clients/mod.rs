@@ -3,9 +3,21 @@
 //! A client lives apart from the server it calls: its users depend on the
 //! proto and the client plumbing (`crate::mesh::client`), never on the
 //! other service's handlers or store.
+//!
+//! - [`PseudoniemClient`]: Identity and Dossier resolve BSNs, with their own
+//!   Internal token and the end user's token forwarded; failures become a
+//!   [`DependencyError`] for their caller.
+//! - [`IdentityClient`], [`DossierClient`]: the website, for the patient in
+//!   the browser; failures become a [`CallError`] it can show.
 
+mod call_error;
+mod dossier;
 mod error;
+mod identity;
 mod pseudoniem;
 
+pub use call_error::CallError;
+pub use dossier::DossierClient;
 pub use error::DependencyError;
+pub use identity::{IdentityClient, NewPatient};
 pub use pseudoniem::PseudoniemClient;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tonic::Code;
 
 use super::error::DependencyError;
-use crate::auth::InternalTokenSource;
+use crate::auth::{Credentials, InternalTokenSource};
 use crate::bsn::Bsn;
 use crate::ids::Pseudoniem;
 use crate::mesh::CallContext;
@@ -34,7 +34,7 @@ impl PseudoniemClient {
         tokens: InternalTokenSource,
         max_call_time: Duration,
     ) -> Result<Self, ConfigError> {
-        let channel = mesh_channel(url, Some(tokens), max_call_time)?;
+        let channel = mesh_channel(url, Credentials::Service(tokens), max_call_time)?;
         Ok(Self {
             inner: PseudoniemServiceClient::new(channel).max_decoding_message_size(64 * 1024),
         })

@@ -10,7 +10,7 @@ use tonic::transport::{Channel, Endpoint};
 use tower::Layer as _;
 
 use super::propagate::{Propagate, PropagateLayer};
-use crate::auth::{ForwardLayer, Forwarding, InternalTokenSource};
+use crate::auth::{Credentials, ForwardLayer, Forwarding};
 use crate::settings::ConfigError;
 
 /// How long connecting to a dependency may take before the call fails
@@ -38,13 +38,19 @@ pub fn channel(url: &str) -> Result<Channel, ConfigError> {
 }
 
 /// [`channel`] behind the client layers: what a handler's client uses.
-/// `tokens`: this service's own Internal token, for clients of
-/// Internal-only services. `max_call_time`: the longest one call may take.
+/// `credentials`: whose token the calls carry. `max_call_time`: the longest
+/// one call may take.
 pub fn mesh_channel(
     url: &str,
-    tokens: Option<InternalTokenSource>,
+    credentials: Credentials,
     max_call_time: Duration,
 ) -> Result<MeshChannel, ConfigError> {
-    let credentials = ForwardLayer::new(tokens).layer(channel(url)?);
-    Ok(PropagateLayer::new(max_call_time).layer(credentials))
+    Ok(layered(channel(url)?, credentials, max_call_time))
+}
+
+/// `channel` behind the client layers, for a second client on a channel
+/// that already exists (one connection, two kinds of credentials).
+pub fn layered(channel: Channel, credentials: Credentials, max_call_time: Duration) -> MeshChannel {
+    let forwarding = ForwardLayer::new(credentials).layer(channel);
+    PropagateLayer::new(max_call_time).layer(forwarding)
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::auth::Caller;
+use crate::auth::{Caller, ClientAddress};
 
 /// The metadata key of the request id.
 pub const REQUEST_ID: &str = "x-request-id";
@@ -82,6 +82,9 @@ pub struct CallContext {
     pub caller: Option<Caller>,
     pub request_id: Option<RequestId>,
     pub deadline: Option<Deadline>,
+    /// The end user's address, for a service that vouches for it (the
+    /// website, on sign-in).
+    pub client_address: Option<ClientAddress>,
 }
 
 impl CallContext {
@@ -92,6 +95,7 @@ impl CallContext {
             caller: extensions.get::<Caller>().cloned(),
             request_id: extensions.get::<RequestId>().cloned(),
             deadline: extensions.get::<Deadline>().copied(),
+            client_address: None,
         }
     }
 
@@ -109,6 +113,9 @@ impl CallContext {
         }
         if let Some(deadline) = self.deadline {
             extensions.insert(deadline);
+        }
+        if let Some(address) = self.client_address {
+            extensions.insert(address);
         }
         request
     }

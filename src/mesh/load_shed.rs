@@ -84,8 +84,8 @@ where
 #[cfg(test)]
 mod tests {
     use tokio::sync::oneshot;
-    use tonic::{Code, Status};
     use tonic::body::Body;
+    use tonic::{Code, Status};
     use tonic_types::StatusExt as _;
     use tower::ServiceExt as _;
 

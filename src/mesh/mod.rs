@@ -7,7 +7,7 @@
 //! - [`error_info`]: an ErrorInfo on every error, tonic's own included.
 //! - [`load_shed`]: the in-flight cap that answers RESOURCE_EXHAUSTED.
 //! - [`server`]: the bounded tonic server with health, reflection and the
-//!   layer stack, and graceful shutdown.
+//!   layer stack, and graceful shutdown; `http`: the same for the website.
 //! - [`client`]: channels to other services, behind the client layers:
 //!   [`propagate`] (request id, deadline) and `auth::ForwardLayer`
 //!   (credentials).
@@ -17,6 +17,7 @@
 pub mod client;
 pub mod context;
 pub mod error_info;
+mod http;
 pub mod load_shed;
 pub mod propagate;
 pub mod request_context;

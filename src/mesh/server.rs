@@ -33,6 +33,7 @@ use crate::settings::ServerLimits;
 /// Serves `app` on `listener` until `shutdown` is cancelled, then finishes
 /// the requests in flight (for at most `limits.drain_grace`).
 pub async fn serve(
+    name: &'static str,
     app: App,
     listener: TcpListener,
     limits: &ServerLimits,
@@ -40,6 +41,9 @@ pub async fn serve(
 ) -> crate::Result<()> {
     match app {
         App::Grpc(grpc) => serve_grpc(grpc, listener, limits, shutdown).await,
+        App::Http(router) => {
+            super::http::serve_http(name, router, listener, limits, shutdown).await
+        }
     }
 }
 

@@ -53,6 +53,9 @@ pub enum App {
     /// A gRPC service of the mesh, served with health, reflection and the
     /// server layer stack.
     Grpc(GrpcApp),
+    /// An HTTP app (the patient website): its routes, served with the HTTP
+    /// layer stack (`super::http`).
+    Http(axum::Router),
 }
 
 /// A gRPC service: its generated server and the verifier its verify layer

@@ -47,6 +47,7 @@ pub mod vars {
     pub const LOGIN_THROTTLE_WINDOW_SECONDS: &str = "LOGIN_THROTTLE_WINDOW_SECONDS";
     pub const LOGIN_MAX_FAILURES_PER_ACCOUNT: &str = "LOGIN_MAX_FAILURES_PER_ACCOUNT";
     pub const LOGIN_MAX_FAILURES_PER_CLIENT: &str = "LOGIN_MAX_FAILURES_PER_CLIENT";
+    pub const WEBSITE_TRUST_PROXY: &str = "WEBSITE_TRUST_PROXY";
     /// Appended to a secret's variable name: read the value from this file
     /// instead (the Docker and Kubernetes secrets convention).
     pub const FILE_SUFFIX: &str = "_FILE";
@@ -113,6 +114,9 @@ pub struct Settings {
     pub listen_addr: Option<SocketAddr>,
     /// `WEBSITE_LISTEN_ADDR`: the website's address in `all`.
     pub website_listen_addr: Option<SocketAddr>,
+    /// `WEBSITE_TRUST_PROXY`: the website sits behind a reverse proxy whose
+    /// `X-Forwarded-For` and `X-Forwarded-Proto` it may believe.
+    pub website_trust_proxy: bool,
     /// The longest a call to another service may take when the inbound call
     /// has more time left (`DEPENDENCY_TIMEOUT_MS`, default 3 s).
     pub dependency_timeout: Duration,
@@ -132,6 +136,7 @@ impl Default for Settings {
             service_database_urls: BTreeMap::new(),
             listen_addr: None,
             website_listen_addr: None,
+            website_trust_proxy: false,
             dependency_timeout: Duration::from_secs(3),
             login_throttle: ThrottlePolicy::default(),
             limits: ServerLimits::default(),
@@ -194,6 +199,7 @@ impl Settings {
             service_database_urls,
             listen_addr: env.address(vars::LISTEN_ADDR),
             website_listen_addr: env.address(vars::WEBSITE_LISTEN_ADDR),
+            website_trust_proxy: env.flag(vars::WEBSITE_TRUST_PROXY),
             dependency_timeout: env
                 .number(vars::DEPENDENCY_TIMEOUT_MS, "milliseconds")
                 .map_or(defaults.dependency_timeout, Duration::from_millis),
@@ -247,6 +253,18 @@ impl Settings {
     /// default address.
     pub fn listen_addr(&self, service: ServiceKind) -> SocketAddr {
         self.listen_addr.unwrap_or_else(|| service.default_addr())
+    }
+
+    /// Where `service` listens in `all`: its default address, except the
+    /// website's, which `WEBSITE_LISTEN_ADDR` may move (a machine where
+    /// 8080 is taken; a container that must listen on 0.0.0.0).
+    pub fn mesh_listen_addr(&self, service: ServiceKind) -> SocketAddr {
+        match service {
+            ServiceKind::Website => self
+                .website_listen_addr
+                .unwrap_or_else(|| service.default_addr()),
+            _ => service.default_addr(),
+        }
     }
 }
 
@@ -323,6 +341,17 @@ impl Reader<'_> {
                 self.problems
                     .push(format!("{name} must be a whole number of {unit}"));
                 None
+            }
+        }
+    }
+
+    fn flag(&mut self, name: &str) -> bool {
+        match self.plain(name).as_deref() {
+            None | Some("false" | "0") => false,
+            Some("true" | "1") => true,
+            Some(_) => {
+                self.problems.push(format!("{name} must be true or false"));
+                false
             }
         }
     }

@@ -1,0 +1,287 @@
+//! Dutch and English, chosen by `Accept-Language`.
+//!
+//! Every word a page shows is here, once per language, so the templates
+//! hold markup only. The routes and form field names are the same in both
+//! languages.
+
+use axum::http::HeaderMap;
+use axum::http::header::ACCEPT_LANGUAGE;
+
+/// A language the website speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Nl,
+}
+
+impl Lang {
+    /// The language the browser prefers among Dutch and English, by the
+    /// `q` weights of `Accept-Language`; English when it asks for neither.
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        let Some(accepted) = headers
+            .get(ACCEPT_LANGUAGE)
+            .and_then(|value| value.to_str().ok())
+        else {
+            return Lang::En;
+        };
+        let mut best: Option<(f32, Lang)> = None;
+        for item in accepted.split(',') {
+            let mut parts = item.trim().split(';');
+            let tag = parts.next().unwrap_or_default().trim();
+            let primary = tag.split('-').next().unwrap_or_default();
+            let lang = if primary.eq_ignore_ascii_case("nl") {
+                Lang::Nl
+            } else if primary.eq_ignore_ascii_case("en") {
+                Lang::En
+            } else {
+                continue;
+            };
+            let weight = parts
+                .filter_map(|parameter| parameter.trim().strip_prefix("q="))
+                .filter_map(|q| q.trim().parse::<f32>().ok())
+                .next()
+                .unwrap_or(1.0);
+            if weight > 0.0 && best.is_none_or(|(best_weight, _)| weight > best_weight) {
+                best = Some((weight, lang));
+            }
+        }
+        best.map_or(Lang::En, |(_, lang)| lang)
+    }
+
+    /// The `lang` attribute of the page.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Nl => "nl",
+        }
+    }
+
+    pub fn texts(self) -> &'static Texts {
+        match self {
+            Lang::En => &EN,
+            Lang::Nl => &NL,
+        }
+    }
+}
+
+/// Every text of the website in one language.
+pub struct Texts {
+    pub site_name: &'static str,
+    pub skip_to_content: &'static str,
+    pub footer: &'static str,
+
+    pub register_title: &'static str,
+    pub register_intro: &'static str,
+    pub register_button: &'static str,
+    pub have_account: &'static str,
+    pub bsn_label: &'static str,
+    pub bsn_hint: &'static str,
+    pub first_name_label: &'static str,
+    pub last_name_label: &'static str,
+    pub password_label: &'static str,
+    pub new_password_hint: &'static str,
+
+    pub signin_title: &'static str,
+    pub signin_intro: &'static str,
+    pub signin_button: &'static str,
+    pub no_account: &'static str,
+
+    pub dashboard_title: &'static str,
+    pub greeting: &'static str,
+    pub dossiers_caption: &'static str,
+    pub dossiers_intro: &'static str,
+    pub no_dossiers: &'static str,
+    pub column_company: &'static str,
+    pub column_status: &'static str,
+    pub column_changed: &'static str,
+    pub column_decision: &'static str,
+    pub approve: &'static str,
+    pub decline: &'static str,
+    pub for_company: &'static str,
+    pub status_pending: &'static str,
+    pub status_granted: &'static str,
+    pub status_declined: &'static str,
+    pub signout_button: &'static str,
+
+    pub error_summary_title: &'static str,
+    pub error_bsn: &'static str,
+    pub error_first_name: &'static str,
+    pub error_last_name: &'static str,
+    pub error_password_new: &'static str,
+    pub error_password_missing: &'static str,
+    pub error_wrong_credentials: &'static str,
+    pub error_too_many_attempts: &'static str,
+    pub error_already_registered: &'static str,
+    pub error_unavailable: &'static str,
+    pub error_unexpected: &'static str,
+
+    pub notice_registered: &'static str,
+    pub notice_signed_out: &'static str,
+    pub notice_expired: &'static str,
+    pub notice_signin_needed: &'static str,
+    pub notice_saved: &'static str,
+    pub notice_gone: &'static str,
+
+    pub forbidden_title: &'static str,
+    pub forbidden_text: &'static str,
+    pub forbidden_back: &'static str,
+    pub not_found_title: &'static str,
+    pub not_found_text: &'static str,
+    pub home_link: &'static str,
+}
+
+const BSN_RULE_EN: &str = "A BSN is 9 digits that pass the 11-proof: 9 × the first digit + 8 × the second + … + 2 × the eighth − the ninth must be divisible by 11. Check the number on your passport, ID card or driving licence.";
+const BSN_RULE_NL: &str = "Een BSN bestaat uit 9 cijfers die de elfproef doorstaan: 9 × het eerste cijfer + 8 × het tweede + … + 2 × het achtste − het negende moet deelbaar zijn door 11. Controleer het nummer op uw paspoort, identiteitskaart of rijbewijs.";
+
+pub static EN: Texts = Texts {
+    site_name: "Online Toestemming",
+    skip_to_content: "Skip to content",
+    footer: "Your BSN is replaced by a pseudonym as soon as it reaches us; only that pseudonym is stored with your consent.",
+
+    register_title: "Create an account",
+    register_intro: "With an account you decide which healthcare companies may access your dossier.",
+    register_button: "Create account",
+    have_account: "Already have an account? Sign in",
+    bsn_label: "BSN (citizen service number)",
+    bsn_hint: "9 digits, without spaces or dots.",
+    first_name_label: "First name",
+    last_name_label: "Last name",
+    password_label: "Password",
+    new_password_hint: "At least 10 characters.",
+
+    signin_title: "Sign in",
+    signin_intro: "Sign in with your BSN and password to see and decide on your dossiers.",
+    signin_button: "Sign in",
+    no_account: "No account yet? Create one",
+
+    dashboard_title: "Your dossiers",
+    greeting: "Signed in as",
+    dossiers_caption: "Healthcare companies that keep a dossier about you",
+    dossiers_intro: "A company may see your dossier only after you approve. You can change your decision at any time.",
+    no_dossiers: "No healthcare company keeps a dossier about you yet.",
+    column_company: "Company",
+    column_status: "Status",
+    column_changed: "Last changed",
+    column_decision: "Your decision",
+    approve: "Approve",
+    decline: "Decline",
+    for_company: "access for",
+    status_pending: "Waiting for your decision",
+    status_granted: "Approved",
+    status_declined: "Declined",
+    signout_button: "Sign out",
+
+    error_summary_title: "There is a problem",
+    error_bsn: BSN_RULE_EN,
+    error_first_name: "Enter your first name (at most 100 characters).",
+    error_last_name: "Enter your last name (at most 100 characters).",
+    error_password_new: "Choose a password of at least 10 characters.",
+    error_password_missing: "Enter your password.",
+    error_wrong_credentials: "The BSN or password is not correct.",
+    error_too_many_attempts: "Too many failed attempts to sign in. Wait a while and try again.",
+    error_already_registered: "An account with this BSN already exists. Sign in instead.",
+    error_unavailable: "The service is not available right now. Nothing was changed; please try again in a moment.",
+    error_unexpected: "Something went wrong on our side. Nothing was changed; please try again.",
+
+    notice_registered: "Your account has been created. You can sign in now.",
+    notice_signed_out: "You have been signed out.",
+    notice_expired: "Your session has expired. Please sign in again.",
+    notice_signin_needed: "Please sign in to continue.",
+    notice_saved: "Your decision has been saved.",
+    notice_gone: "That dossier no longer exists.",
+
+    forbidden_title: "This form has expired",
+    forbidden_text: "For your safety we did not process it. Go back, reload the page and try again.",
+    forbidden_back: "Go to the start page",
+    not_found_title: "Page not found",
+    not_found_text: "This page does not exist.",
+    home_link: "Go to the start page",
+};
+
+pub static NL: Texts = Texts {
+    site_name: "Online Toestemming",
+    skip_to_content: "Naar de inhoud",
+    footer: "Uw BSN wordt vervangen door een pseudoniem zodra het bij ons binnenkomt; alleen dat pseudoniem wordt bij uw toestemming bewaard.",
+
+    register_title: "Account aanmaken",
+    register_intro: "Met een account bepaalt u welke zorgaanbieders uw dossier mogen inzien.",
+    register_button: "Account aanmaken",
+    have_account: "Heeft u al een account? Log in",
+    bsn_label: "BSN (burgerservicenummer)",
+    bsn_hint: "9 cijfers, zonder spaties of punten.",
+    first_name_label: "Voornaam",
+    last_name_label: "Achternaam",
+    password_label: "Wachtwoord",
+    new_password_hint: "Minimaal 10 tekens.",
+
+    signin_title: "Inloggen",
+    signin_intro: "Log in met uw BSN en wachtwoord om uw dossiers te zien en erover te beslissen.",
+    signin_button: "Inloggen",
+    no_account: "Nog geen account? Maak er een aan",
+
+    dashboard_title: "Uw dossiers",
+    greeting: "Ingelogd als",
+    dossiers_caption: "Zorgaanbieders die een dossier over u bijhouden",
+    dossiers_intro: "Een zorgaanbieder mag uw dossier pas inzien als u toestemming geeft. U kunt uw besluit altijd wijzigen.",
+    no_dossiers: "Er houdt nog geen zorgaanbieder een dossier over u bij.",
+    column_company: "Zorgaanbieder",
+    column_status: "Status",
+    column_changed: "Laatst gewijzigd",
+    column_decision: "Uw besluit",
+    approve: "Toestaan",
+    decline: "Weigeren",
+    for_company: "toegang voor",
+    status_pending: "Wacht op uw besluit",
+    status_granted: "Toegestaan",
+    status_declined: "Geweigerd",
+    signout_button: "Uitloggen",
+
+    error_summary_title: "Er is een probleem",
+    error_bsn: BSN_RULE_NL,
+    error_first_name: "Vul uw voornaam in (maximaal 100 tekens).",
+    error_last_name: "Vul uw achternaam in (maximaal 100 tekens).",
+    error_password_new: "Kies een wachtwoord van minimaal 10 tekens.",
+    error_password_missing: "Vul uw wachtwoord in.",
+    error_wrong_credentials: "Het BSN of wachtwoord is niet juist.",
+    error_too_many_attempts: "Te veel mislukte pogingen om in te loggen. Wacht even en probeer het opnieuw.",
+    error_already_registered: "Er bestaat al een account met dit BSN. Log in.",
+    error_unavailable: "De dienst is op dit moment niet beschikbaar. Er is niets gewijzigd; probeer het zo opnieuw.",
+    error_unexpected: "Er ging bij ons iets mis. Er is niets gewijzigd; probeer het opnieuw.",
+
+    notice_registered: "Uw account is aangemaakt. U kunt nu inloggen.",
+    notice_signed_out: "U bent uitgelogd.",
+    notice_expired: "Uw sessie is verlopen. Log opnieuw in.",
+    notice_signin_needed: "Log in om verder te gaan.",
+    notice_saved: "Uw besluit is opgeslagen.",
+    notice_gone: "Dat dossier bestaat niet meer.",
+
+    forbidden_title: "Dit formulier is verlopen",
+    forbidden_text: "Voor uw veiligheid hebben we het niet verwerkt. Ga terug, laad de pagina opnieuw en probeer het nog eens.",
+    forbidden_back: "Naar de startpagina",
+    not_found_title: "Pagina niet gevonden",
+    not_found_text: "Deze pagina bestaat niet.",
+    home_link: "Naar de startpagina",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn lang(accept: &str) -> Lang {
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT_LANGUAGE, HeaderValue::from_str(accept).unwrap());
+        Lang::from_headers(&headers)
+    }
+
+    #[test]
+    fn the_preferred_of_dutch_and_english_wins_and_english_is_the_default() {
+        assert_eq!(lang("nl-NL,nl;q=0.9,en;q=0.8"), Lang::Nl);
+        assert_eq!(lang("en-GB,en;q=0.9,nl;q=0.8"), Lang::En);
+        assert_eq!(lang("de-DE,nl;q=0.5,en;q=0.4"), Lang::Nl);
+        assert_eq!(lang("en;q=0.2, NL;q=0.7"), Lang::Nl);
+        assert_eq!(lang("fr, de"), Lang::En);
+        assert_eq!(lang("nl;q=0"), Lang::En);
+        assert_eq!(Lang::from_headers(&HeaderMap::new()), Lang::En);
+    }
+}

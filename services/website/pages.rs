@@ -1,0 +1,124 @@
+//! The pages, as askama templates (`templates/`): HTML-escaped, checked at
+//! compile time, and free of any script or inline style, so the
+//! Content-Security-Policy can forbid both.
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+
+use super::i18n::{Lang, Texts};
+
+/// What every page's frame needs.
+pub struct Layout {
+    pub lang: &'static str,
+    pub t: &'static Texts,
+    pub signed_in: bool,
+    /// For the sign-out form in the header and the page's own forms.
+    pub csrf_token: String,
+    /// A short message above the content (registered, signed out, …).
+    pub notice: Option<&'static str>,
+}
+
+impl Layout {
+    pub fn new(lang: Lang, csrf_token: String) -> Self {
+        Self {
+            lang: lang.code(),
+            t: lang.texts(),
+            signed_in: false,
+            csrf_token,
+            notice: None,
+        }
+    }
+}
+
+/// A form's problems: one for the whole form, and one per bad field, in
+/// the order of the fields.
+#[derive(Default)]
+pub struct FormErrors {
+    pub general: Option<&'static str>,
+    pub fields: Vec<(&'static str, &'static str)>,
+}
+
+impl FormErrors {
+    pub fn general(message: &'static str) -> Self {
+        Self {
+            general: Some(message),
+            fields: Vec::new(),
+        }
+    }
+
+    pub fn field(&self, name: &str) -> Option<&'static str> {
+        self.fields
+            .iter()
+            .find(|(field, _)| *field == name)
+            .map(|(_, message)| *message)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.general.is_none() && self.fields.is_empty()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "register.html")]
+pub struct RegisterPage {
+    pub page: Layout,
+    pub errors: FormErrors,
+    pub bsn: String,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+pub struct SigninPage {
+    pub page: Layout,
+    pub errors: FormErrors,
+    pub bsn: String,
+}
+
+/// One row of the dashboard.
+pub struct DossierRow {
+    pub id: String,
+    pub company: String,
+    pub status_label: &'static str,
+    /// `pending`, `granted` or `declined`: the CSS class.
+    pub status_class: &'static str,
+    pub changed_iso: String,
+    pub changed_text: String,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+pub struct DashboardPage {
+    pub page: Layout,
+    pub name: String,
+    pub dossiers: Vec<DossierRow>,
+    /// Why the dossiers could not be shown, if they could not.
+    pub problem: Option<&'static str>,
+}
+
+/// A page with a title, a sentence and a link home.
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct MessagePage {
+    pub page: Layout,
+    pub title: &'static str,
+    pub text: &'static str,
+    pub link: &'static str,
+}
+
+/// A page with its HTTP status.
+pub fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "a page failed to render");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page could not be shown",
+            )
+                .into_response()
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! The typed Dossier client the website uses, as the signed-in patient.
+
+use std::time::Duration;
+
+use super::call_error::CallError;
+use crate::auth::Credentials;
+use crate::mesh::CallContext;
+use crate::mesh::client::{MeshChannel, mesh_channel};
+use crate::proto::dossier::v1::dossier_service_client::DossierServiceClient;
+use crate::proto::dossier::v1::{ConsentStatus, Dossier, ListMyDossiersRequest, SetConsentRequest};
+use crate::settings::ConfigError;
+
+const SERVICE: &str = "dossier";
+const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// Pages read at most for one listing: 20 pages of 100 dossiers.
+const MAX_PAGES: usize = 20;
+
+#[derive(Clone)]
+pub struct DossierClient {
+    as_user: DossierServiceClient<MeshChannel>,
+}
+
+impl DossierClient {
+    pub fn new(url: &str, max_call_time: Duration) -> Result<Self, ConfigError> {
+        let channel = mesh_channel(url, Credentials::EndUser, max_call_time)?;
+        Ok(Self {
+            as_user: DossierServiceClient::new(channel)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES),
+        })
+    }
+
+    /// Every dossier of the signed-in patient, oldest first.
+    pub async fn list_mine(&self, context: &CallContext) -> Result<Vec<Dossier>, CallError> {
+        let mut dossiers = Vec::new();
+        let mut page_token = String::new();
+        for _ in 0..MAX_PAGES {
+            let request = context.request(ListMyDossiersRequest {
+                page_size: 100,
+                page_token,
+            });
+            let page = self
+                .as_user
+                .clone()
+                .list_my_dossiers(request)
+                .await
+                .map_err(|status| CallError::from_status(SERVICE, status))?
+                .into_inner();
+            dossiers.extend(page.dossiers);
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            page_token = page.next_page_token;
+        }
+        Ok(dossiers)
+    }
+
+    /// SetConsent on one of the signed-in patient's dossiers.
+    pub async fn set_consent(
+        &self,
+        context: &CallContext,
+        dossier_id: &str,
+        consent: ConsentStatus,
+    ) -> Result<Dossier, CallError> {
+        let request = context.request(SetConsentRequest {
+            dossier_id: dossier_id.to_owned(),
+            consent: consent as i32,
+        });
+        let response = self
+            .as_user
+            .clone()
+            .set_consent(request)
+            .await
+            .map_err(|status| CallError::from_status(SERVICE, status))?
+            .into_inner();
+        response.dossier.ok_or_else(|| {
+            CallError::Unavailable(super::DependencyError::Unavailable {
+                service: SERVICE,
+                why: "answered without the dossier",
+            })
+        })
+    }
+}

@@ -1,0 +1,108 @@
+//! The typed Identity client the website uses.
+//!
+//! Two clients share one connection: one carries the website's own
+//! Internal token, so Identity trusts the browser's address it vouches for
+//! on sign-in (`x-forwarded-for`), the other the signed-in patient's token,
+//! for what the patient may ask themselves.
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret as _, SecretString};
+
+use super::call_error::CallError;
+use crate::auth::{Credentials, InternalTokenSource};
+use crate::mesh::CallContext;
+use crate::mesh::client::{MeshChannel, channel, layered};
+use crate::proto::identity::v1::identity_service_client::IdentityServiceClient;
+use crate::proto::identity::v1::{
+    GetMyProfileRequest, GetMyProfileResponse, LoginPatientRequest, LoginPatientResponse,
+    RegisterPatientRequest,
+};
+use crate::settings::ConfigError;
+
+const SERVICE: &str = "identity";
+const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// A new patient's details, as entered.
+pub struct NewPatient<'a> {
+    pub bsn: &'a str,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub password: &'a SecretString,
+}
+
+#[derive(Clone)]
+pub struct IdentityClient {
+    as_service: IdentityServiceClient<MeshChannel>,
+    as_user: IdentityServiceClient<MeshChannel>,
+}
+
+impl IdentityClient {
+    pub fn new(
+        url: &str,
+        tokens: InternalTokenSource,
+        max_call_time: Duration,
+    ) -> Result<Self, ConfigError> {
+        let connection = channel(url)?;
+        let client = |credentials| {
+            IdentityServiceClient::new(layered(connection.clone(), credentials, max_call_time))
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        };
+        Ok(Self {
+            as_service: client(Credentials::Service(tokens)),
+            as_user: client(Credentials::EndUser),
+        })
+    }
+
+    /// RegisterPatient; the pseudoniem on success.
+    pub async fn register(
+        &self,
+        context: &CallContext,
+        patient: NewPatient<'_>,
+    ) -> Result<String, CallError> {
+        let request = context.request(RegisterPatientRequest {
+            bsn: patient.bsn.to_owned(),
+            first_name: patient.first_name.to_owned(),
+            last_name: patient.last_name.to_owned(),
+            password: patient.password.expose_secret().to_owned(),
+        });
+        let response = self
+            .as_service
+            .clone()
+            .register_patient(request)
+            .await
+            .map_err(|status| CallError::from_status(SERVICE, status))?;
+        Ok(response.into_inner().pseudoniem)
+    }
+
+    /// LoginPatient, vouching for the browser's address in `context`.
+    pub async fn login(
+        &self,
+        context: &CallContext,
+        bsn: &str,
+        password: &SecretString,
+    ) -> Result<LoginPatientResponse, CallError> {
+        let request = context.request(LoginPatientRequest {
+            bsn: bsn.to_owned(),
+            password: password.expose_secret().to_owned(),
+        });
+        let response = self
+            .as_service
+            .clone()
+            .login_patient(request)
+            .await
+            .map_err(|status| CallError::from_status(SERVICE, status))?;
+        Ok(response.into_inner())
+    }
+
+    /// GetMyProfile, as the signed-in patient in `context`.
+    pub async fn profile(&self, context: &CallContext) -> Result<GetMyProfileResponse, CallError> {
+        let response = self
+            .as_user
+            .clone()
+            .get_my_profile(context.request(GetMyProfileRequest {}))
+            .await
+            .map_err(|status| CallError::from_status(SERVICE, status))?;
+        Ok(response.into_inner())
+    }
+}
