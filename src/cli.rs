@@ -19,7 +19,7 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-#[derive(Debug, Clone, Copy, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Every service in one process on the default addresses (the default).
     /// Generates a development key and service credential when none is set.
@@ -33,20 +33,38 @@ pub enum Command {
     /// The patient website (needs JWT_SECRET_KEY and INTERNAL_CLIENT_SECRET;
     /// finds Identity and Dossier at IDENTITY_URL and DOSSIER_URL).
     Website,
+    /// Exits 0 when the service at URL is serving, 1 otherwise: the
+    /// containers' health check. A URL without a path is a gRPC service
+    /// (grpc.health.v1); the website's is its /healthz page. Without a URL:
+    /// this machine's LISTEN_ADDR port over gRPC.
+    Healthcheck {
+        /// e.g. http://127.0.0.1:50051 or http://127.0.0.1:8080/healthz
+        url: Option<String>,
+    },
 }
 
 /// Runs the chosen command until Ctrl-C or SIGTERM.
 pub async fn run(cli: Cli) -> crate::Result<()> {
     let settings = Settings::from_env()?;
-    let shutdown = crate::mesh::shutdown::on_signal();
     let kind = match cli.command.unwrap_or(Command::All) {
-        Command::All => return run_all(settings, shutdown).await,
+        Command::All => return run_all(settings, crate::mesh::shutdown::on_signal()).await,
+        Command::Healthcheck { url } => {
+            let url = url.unwrap_or_else(|| {
+                let port = settings
+                    .listen_addr
+                    .unwrap_or_else(|| ServiceKind::Identity.default_addr())
+                    .port();
+                format!("http://127.0.0.1:{port}")
+            });
+            return crate::healthcheck::check(&url).await;
+        }
         Command::Identity => ServiceKind::Identity,
         Command::Pseudoniem => ServiceKind::Pseudoniem,
         Command::Dossier => ServiceKind::Dossier,
         Command::Website => ServiceKind::Website,
     };
     let listener = crate::launch::bind(settings.listen_addr(kind)).await?;
+    let shutdown = crate::mesh::shutdown::on_signal();
     crate::launch::start(kind, &settings, listener, shutdown)
         .await?
         .wait()

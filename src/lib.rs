@@ -23,6 +23,7 @@ pub mod bsn;
 pub mod cli;
 pub mod clients;
 pub mod errors;
+pub mod healthcheck;
 pub mod ids;
 pub mod launch;
 pub mod mesh;

@@ -38,7 +38,7 @@ impl DependencyError {
         let why = match status.code() {
             Code::DeadlineExceeded => return DependencyError::Timeout { service },
             Code::Unavailable => "is unavailable",
-            Code::Cancelled => "cancelled the call",
+            Code::Cancelled => "dropped the call",
             Code::Unauthenticated | Code::PermissionDenied => "refused this service's credentials",
             Code::ResourceExhausted => "is overloaded",
             _ => "failed",

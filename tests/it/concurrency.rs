@@ -44,13 +44,25 @@ where
         .collect()
 }
 
-/// The successes of `outcomes`, after checking every failure has `code`.
-fn winners<T>(outcomes: Vec<Result<T, Status>>, code: Code) -> Vec<T> {
+/// The successes of `outcomes`, after checking every failure has `code`
+/// and, when `code` is an error, the ErrorInfo reason `expected_reason`.
+fn winners<T>(
+    outcomes: Vec<Result<T, Status>>,
+    code: Code,
+    expected_reason: Option<&str>,
+) -> Vec<T> {
     let mut won = Vec::new();
     for outcome in outcomes {
         match outcome {
             Ok(value) => won.push(value),
-            Err(status) => assert_eq!(status.code(), code, "unexpected failure: {status:?}"),
+            Err(status) => {
+                assert_eq!(status.code(), code, "unexpected failure: {status:?}");
+                assert_eq!(
+                    reason(&status).as_deref(),
+                    expected_reason,
+                    "unexpected failure: {status:?}"
+                );
+            }
         }
     }
     won
@@ -92,7 +104,7 @@ async fn concurrent_first_get_pseudoniem_calls_yield_one_pseudoniem() {
     })
     .await;
 
-    let answers = winners(outcomes, Code::Ok);
+    let answers = winners(outcomes, Code::Ok, None);
     assert_eq!(answers.len(), 50, "every call succeeds");
     let pseudoniemen: HashSet<&str> = answers.iter().map(|a| a.pseudoniem.as_str()).collect();
     assert_eq!(
@@ -141,7 +153,7 @@ async fn concurrent_create_dossier_calls_yield_one_dossier() {
     })
     .await;
 
-    let answers = winners(outcomes, Code::Ok);
+    let answers = winners(outcomes, Code::Ok, None);
     assert_eq!(answers.len(), 50, "every call succeeds");
     let ids: HashSet<String> = answers
         .iter()
@@ -202,7 +214,11 @@ async fn concurrent_registrations_of_one_bsn_have_one_winner() {
     })
     .await;
 
-    let won = winners(outcomes, Code::AlreadyExists);
+    let won = winners(
+        outcomes,
+        Code::AlreadyExists,
+        Some("PATIENT_ALREADY_REGISTERED"),
+    );
     assert_eq!(won.len(), 1, "exactly one registration succeeds: {won:?}");
     let (winner, pseudoniem) = won.into_iter().next().unwrap();
 
@@ -281,7 +297,7 @@ async fn concurrent_registrations_of_one_company_name_have_one_winner() {
     })
     .await;
 
-    let won = winners(outcomes, Code::AlreadyExists);
+    let won = winners(outcomes, Code::AlreadyExists, Some("COMPANY_NAME_TAKEN"));
     assert_eq!(won.len(), 1, "exactly one registration succeeds");
     let (winner, registered) = won.into_iter().next().unwrap();
 

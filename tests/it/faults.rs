@@ -301,6 +301,7 @@ async fn with_pseudoniem_down_dossier_answers_unavailable_quickly_and_recovers()
         matches!(failure.code(), Code::Unavailable | Code::DeadlineExceeded),
         "expected UNAVAILABLE or DEADLINE_EXCEEDED, got {failure:?}"
     );
+    assert_dependency_failure(&failure, "pseudoniem");
     assert!(took < Duration::from_secs(10), "answering took {took:?}");
     let check = dossier
         .check_permission(authed(CheckPermissionRequest { bsn: bsn(3) }, &company))
@@ -310,6 +311,7 @@ async fn with_pseudoniem_down_dossier_answers_unavailable_quickly_and_recovers()
         matches!(check.code(), Code::Unavailable | Code::DeadlineExceeded),
         "{check:?}"
     );
+    assert_dependency_failure(&check, "pseudoniem");
 
     // Back on the same address with the same database: Dossier reconnects,
     // and the old pseudoniem still leads to the old dossier.
@@ -366,6 +368,7 @@ async fn a_hung_dependency_is_a_deadline_not_a_hang() {
         matches!(failure.code(), Code::DeadlineExceeded | Code::Unavailable),
         "expected DEADLINE_EXCEEDED or UNAVAILABLE, got {failure:?}"
     );
+    assert_dependency_failure(&failure, "pseudoniem");
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "took {:?}",
@@ -389,6 +392,7 @@ async fn a_hung_dependency_is_a_deadline_not_a_hang() {
         ),
         "{registration:?}"
     );
+    assert_dependency_failure(&registration, "pseudoniem");
     holder.abort();
 }
 

@@ -7,9 +7,19 @@
 mod support;
 
 mod access_matrix;
+mod at_rest;
 mod concurrency;
+mod deadlines_and_dependencies;
+mod dossier_pagination;
+mod dossier_scoping;
 mod faults;
-mod mesh_behaviour;
+mod health;
+mod identity_rules;
+mod input_validation;
+mod internal_tokens;
+mod issued_tokens;
+mod request_ids;
 mod token_verification;
 mod transport_bounds;
 mod walkthrough;
+mod website;

@@ -85,6 +85,7 @@ async fn still_serves(mesh: &TestMesh, internal: &str) {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    assert_reason(&status, "PSEUDONIEM_NOT_FOUND");
 }
 
 #[tokio::test]
@@ -108,6 +109,13 @@ async fn malformed_protobuf_is_a_clear_error_and_the_server_keeps_serving() {
             "{name}: {status:?}"
         );
         assert_has_error_info(&status);
+        // tonic refused it before any handler ran: the reason is the code's
+        // name.
+        let expected = match status.code() {
+            Code::Internal => "INTERNAL",
+            _ => "INVALID_ARGUMENT",
+        };
+        assert_reason(&status, expected);
         still_serves(&mesh, &internal).await;
     }
     mesh.stop().await;
@@ -130,6 +138,11 @@ async fn an_oversized_message_is_refused_and_the_server_keeps_serving() {
         "{status:?}"
     );
     assert_has_error_info(&status);
+    let expected = match status.code() {
+        Code::OutOfRange => "OUT_OF_RANGE",
+        _ => "RESOURCE_EXHAUSTED",
+    };
+    assert_reason(&status, expected);
     let created = mesh
         .dossier()
         .create_dossier(authed(CreateDossierRequest { bsn: bsn(2) }, &company))
@@ -169,6 +182,7 @@ async fn oversized_metadata_is_refused_and_the_server_keeps_serving() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    assert_reason(&status, "PSEUDONIEM_NOT_FOUND");
     mesh.stop().await;
 }
 
@@ -206,13 +220,18 @@ async fn past_the_in_flight_cap_requests_are_shed_with_resource_exhausted() {
                     .create_dossier(authed(CreateDossierRequest { bsn: bsn(10 + n) }, &company))
                     .await
                     .unwrap_err()
-                    .code()
             })
         })
         .collect();
     let mut codes = Vec::new();
     for call in calls {
-        codes.push(call.await.unwrap());
+        let status = call.await.unwrap();
+        match status.code() {
+            Code::ResourceExhausted => assert_reason(&status, "OVERLOADED"),
+            Code::DeadlineExceeded => assert_deadline_exceeded(&status, "pseudoniem"),
+            _ => {}
+        }
+        codes.push(status.code());
     }
     let shed = codes
         .iter()

@@ -171,6 +171,7 @@ async fn the_contract_walkthrough() {
         .await
         .unwrap_err();
     assert_eq!(gone.code(), Code::NotFound);
+    assert_reason(&gone, "DOSSIER_NOT_FOUND");
     let deleted_twice = dossier
         .delete_dossier(authed(
             DeleteDossierRequest {
@@ -181,6 +182,7 @@ async fn the_contract_walkthrough() {
         .await
         .unwrap_err();
     assert_eq!(deleted_twice.code(), Code::NotFound);
+    assert_reason(&deleted_twice, "DOSSIER_NOT_FOUND");
 
     mesh.stop().await;
 }

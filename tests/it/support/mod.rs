@@ -4,6 +4,18 @@
 //! files in a temporary directory. Nothing is mocked.
 #![allow(dead_code)]
 
+pub mod calls;
+pub mod checks;
+pub mod token_contents;
+
+// benches/mesh.rs includes this file too and uses none of these.
+#[allow(unused_imports)]
+pub use calls::*;
+#[allow(unused_imports)]
+pub use checks::*;
+#[allow(unused_imports)]
+pub use token_contents::*;
+
 use std::time::Duration;
 
 use base64::Engine as _;

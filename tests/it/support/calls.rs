@@ -1,0 +1,111 @@
+//! One-line wrappers around the RPCs the tests call most, so a test reads
+//! as the flow it checks.
+
+use tonic::Status;
+
+use toestemming::proto::dossier::v1::*;
+use toestemming::proto::identity::v1::*;
+
+use super::{TestMesh, authed};
+
+/// CreateDossier for `patient` (a BSN) as `company` (a token); panics if
+/// it fails.
+pub async fn create_dossier(mesh: &TestMesh, company: &str, patient: &str) -> Dossier {
+    mesh.dossier()
+        .create_dossier(authed(
+            CreateDossierRequest {
+                bsn: patient.into(),
+            },
+            company,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .dossier
+        .unwrap()
+}
+
+/// CheckPermission for `patient` (a BSN) as `company` (a token).
+pub async fn check_permission(
+    mesh: &TestMesh,
+    company: &str,
+    patient: &str,
+) -> Result<CheckPermissionResponse, Status> {
+    mesh.dossier()
+        .check_permission(authed(
+            CheckPermissionRequest {
+                bsn: patient.into(),
+            },
+            company,
+        ))
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// SetConsent on `dossier_id` as `patient` (a token).
+pub async fn set_consent(
+    mesh: &TestMesh,
+    patient: &str,
+    dossier_id: &str,
+    consent: i32,
+) -> Result<Dossier, Status> {
+    mesh.dossier()
+        .set_consent(authed(
+            SetConsentRequest {
+                dossier_id: dossier_id.into(),
+                consent,
+            },
+            patient,
+        ))
+        .await
+        .map(|r| r.into_inner().dossier.unwrap())
+}
+
+/// ListMyDossiers as `patient` (a token).
+pub async fn list_my_dossiers(
+    mesh: &TestMesh,
+    patient: &str,
+    page_size: i32,
+    page_token: &str,
+) -> Result<ListMyDossiersResponse, Status> {
+    mesh.dossier()
+        .list_my_dossiers(authed(
+            ListMyDossiersRequest {
+                page_size,
+                page_token: page_token.into(),
+            },
+            patient,
+        ))
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// LoginPatient; returns the access token.
+pub async fn login(mesh: &TestMesh, bsn: &str, password: &str) -> Result<String, Status> {
+    mesh.identity()
+        .login_patient(LoginPatientRequest {
+            bsn: bsn.into(),
+            password: password.into(),
+        })
+        .await
+        .map(|r| r.into_inner().access_token)
+}
+
+/// RegisterPatient; returns the pseudoniem.
+pub async fn register_patient(
+    mesh: &TestMesh,
+    bsn: &str,
+    first_name: &str,
+    last_name: &str,
+    password: &str,
+) -> Result<String, Status> {
+    mesh.identity()
+        .register_patient(RegisterPatientRequest {
+            bsn: bsn.into(),
+            first_name: first_name.into(),
+            last_name: last_name.into(),
+            password: password.into(),
+        })
+        .await
+        .map(|r| r.into_inner().pseudoniem)
+}
