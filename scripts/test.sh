@@ -5,10 +5,12 @@
 # against the real binary, twice:
 #   (a) one process, `toestemming all`, with a fresh DATA_DIR and no
 #       JWT_SECRET_KEY, so it generates a development key and credential;
-#   (b) three processes, `toestemming pseudoniem|identity|dossier`, each with
-#       its own database, sharing JWT_SECRET_KEY and INTERNAL_CLIENT_SECRET,
-#       finding each other on the default addresses.
-# Both use the default ports 127.0.0.1:50051-50053, which must be free.
+#   (b) four processes, `toestemming pseudoniem|identity|dossier|website`,
+#       each with its own database, sharing JWT_SECRET_KEY and
+#       INTERNAL_CLIENT_SECRET, finding each other on the default addresses.
+# Both use the default ports 127.0.0.1:50051-50053 and 8080, which must be
+# free. Each run also asks every service's health with `toestemming
+# healthcheck` (the containers' health check), gRPC and HTTP.
 # A run passes when both clients pass against its mesh and no server log
 # contains a value they used. The last line is `walkthrough: N passed,
 # M failed` (N, M count the two runs); the exit status is non-zero on any
@@ -21,6 +23,7 @@ cd "$root"
 IDENTITY_ADDR=127.0.0.1:50051
 PSEUDONIEM_ADDR=127.0.0.1:50052
 DOSSIER_ADDR=127.0.0.1:50053
+WEBSITE_ADDR=127.0.0.1:8080
 READY_TIMEOUT_SECONDS="${READY_TIMEOUT_SECONDS:-60}"
 BIN="$root/target/debug/toestemming"
 
@@ -98,7 +101,7 @@ start() {
     done
     shift
     env -u JWT_SECRET_KEY -u JwtSettings__SecretSigningKey -u INTERNAL_CLIENT_SECRET \
-        -u DATABASE_URL -u DATA_DIR -u LISTEN_ADDR \
+        -u DATABASE_URL -u DATA_DIR -u LISTEN_ADDR -u WEBSITE_LISTEN_ADDR \
         -u IDENTITY_URL -u PSEUDONIEM_URL -u DOSSIER_URL \
         "${vars[@]+"${vars[@]}"}" "$BIN" "$@" >"$tmp/$name.log" 2>&1 &
     pids+=("$!")
@@ -146,6 +149,29 @@ wait_ready() {
         done
         echo "ready: $addr"
     done
+    until "$BIN" healthcheck "http://$WEBSITE_ADDR/healthz" 2>/dev/null; do
+        if ((SECONDS >= deadline)); then
+            echo "the website at $WEBSITE_ADDR is not serving after ${READY_TIMEOUT_SECONDS}s" >&2
+            return 1
+        fi
+        sleep 0.5
+    done
+    echo "ready: $WEBSITE_ADDR (website)"
+}
+
+# `toestemming healthcheck` against every service, as the containers run it:
+# exit 0 when serving, and non-zero for an address nobody serves.
+healthchecks() {
+    local addr ok=0
+    for addr in "$IDENTITY_ADDR" "$PSEUDONIEM_ADDR" "$DOSSIER_ADDR"; do
+        "$BIN" healthcheck "http://$addr" || { echo "healthcheck of $addr failed" >&2; ok=1; }
+    done
+    "$BIN" healthcheck "http://$WEBSITE_ADDR/healthz" || { echo "healthcheck of the website failed" >&2; ok=1; }
+    if "$BIN" healthcheck "http://127.0.0.1:9" 2>/dev/null; then
+        echo "healthcheck passed for an address nobody serves" >&2
+        ok=1
+    fi
+    ((ok == 0)) && echo "ok - toestemming healthcheck: every service serving"
 }
 
 # Runs the grpcurl walkthrough and then the generated Python client (both,
@@ -181,9 +207,10 @@ run_mode() {
     local label="$1" setup="$2"
     shift 2
     section "walkthrough ($label)"
-    if require_free "$IDENTITY_ADDR" "$PSEUDONIEM_ADDR" "$DOSSIER_ADDR" "$@" &&
+    if require_free "$IDENTITY_ADDR" "$PSEUDONIEM_ADDR" "$DOSSIER_ADDR" "$WEBSITE_ADDR" "$@" &&
         "$setup" &&
         wait_ready "$IDENTITY_ADDR" "$PSEUDONIEM_ADDR" "$DOSSIER_ADDR" &&
+        healthchecks &&
         walkthrough; then
         passed=$((passed + 1))
         echo "walkthrough ($label): passed"
@@ -200,7 +227,7 @@ mesh_in_one_process() {
     start all "DATA_DIR=$tmp/all" -- all
 }
 
-mesh_in_three_processes() {
+mesh_in_four_processes() {
     local jwt_key internal_secret service
     jwt_key="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
     internal_secret="$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
@@ -216,10 +243,13 @@ mesh_in_three_processes() {
     start dossier "JWT_SECRET_KEY=$jwt_key" "INTERNAL_CLIENT_SECRET=$internal_secret" \
         "DATA_DIR=$tmp/dossier" "DATABASE_URL=sqlite://$tmp/dossier/dossier.db?mode=rwc" \
         "LISTEN_ADDR=$DOSSIER_ADDR" -- dossier
+    start website "JWT_SECRET_KEY=$jwt_key" "INTERNAL_CLIENT_SECRET=$internal_secret" \
+        "IDENTITY_URL=http://$IDENTITY_ADDR" "DOSSIER_URL=http://$DOSSIER_ADDR" \
+        "LISTEN_ADDR=$WEBSITE_ADDR" -- website
 }
 
 run_mode "toestemming all, one process" mesh_in_one_process
-run_mode "three processes" mesh_in_three_processes
+run_mode "four processes" mesh_in_four_processes
 
 echo
 echo "walkthrough: $passed passed, $failed failed"

@@ -4,7 +4,9 @@
 //! including an auth refusal or a load-shed answer, carries its request id.
 //! - `x-request-id`: kept when the caller's value is sane, else generated;
 //!   written back on the request (for handlers and the forward layer) and
-//!   echoed on the response.
+//!   echoed on the response. (tower-http's request-id layers keep whatever
+//!   a caller sends, which would put unchecked text into every log line and
+//!   every outbound call; hence this one.)
 //! - deadline: the caller's `grpc-timeout`, capped by this server's request
 //!   budget, so outbound calls can carry what is left; enforced here with
 //!   DEADLINE_EXCEEDED.

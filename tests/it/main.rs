@@ -8,6 +8,7 @@ mod support;
 
 mod access_matrix;
 mod at_rest;
+mod browser_e2e;
 mod concurrency;
 mod deadlines_and_dependencies;
 mod dossier_pagination;
