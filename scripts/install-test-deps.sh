@@ -116,23 +116,38 @@ else
     }
 fi
 
-# --- the browser test: Chromium, chromedriver, axe-core --------------------
-if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
-    say "chromium and chromedriver already installed"
-else
-    apt=(apt-get)
+# --- Debian packages: Chromium and chromedriver (the browser test),
+# PostgreSQL's server (the PostgreSQL pass), docker-compose (`config` checks
+# the compose file without a Docker engine) --------------------------------
+apt_install() {
+    local apt=(apt-get)
     if [[ "$(id -u)" != 0 ]]; then
         command -v sudo >/dev/null 2>&1 || {
-            say "the browser test needs Debian's chromium and chromium-driver; install them as root (apt-get install chromium chromium-driver)"
+            say "the tests need Debian's $*; install them as root (apt-get install $*)"
             exit 1
         }
         apt=(sudo apt-get)
     fi
-    say "installing chromium and chromium-driver from Debian"
-    DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y -q chromium chromium-driver >/dev/null ||
+    say "installing $* from Debian"
+    DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y -q "$@" >/dev/null ||
         { DEBIAN_FRONTEND=noninteractive "${apt[@]}" update -q >/dev/null &&
-          DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y -q chromium chromium-driver >/dev/null; }
+          DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y -q "$@" >/dev/null; }
+}
+if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then
+    say "chromium and chromedriver already installed"
+else
+    apt_install chromium chromium-driver
     command -v chromedriver >/dev/null 2>&1 || { say "chromedriver did not install"; exit 1; }
+fi
+if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v psql >/dev/null 2>&1; then
+    say "PostgreSQL server binaries already installed"
+else
+    apt_install postgresql
+fi
+if command -v docker-compose >/dev/null 2>&1; then
+    say "docker-compose already installed"
+else
+    apt_install docker-compose
 fi
 
 AXE_CORE_PACKAGE="axe-core@4.14.1"

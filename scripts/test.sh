@@ -44,8 +44,29 @@ cargo fmt --all -- --check
 section "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 
-section "cargo test --all-targets"
+section "cargo test --all-targets (SQLite)"
 cargo test --all-targets
+
+section "the integration suite again, on PostgreSQL"
+# The same test binary, every service of every test on its own database in a
+# throwaway cluster that deploy/postgres/init-databases.sh prepared, as the
+# compose deployment's. The tests that start clusters of their own
+# (postgres::) ran in the first pass.
+pg_dir="$(mktemp -d "${TMPDIR:-/tmp}/toestemming-pg.XXXXXX")"
+chmod 755 "$pg_dir"
+pg_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+pg_admin_password="$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+pg_role_password="$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+stop_postgres() { scripts/postgres.sh stop "$pg_dir/cluster" >/dev/null 2>&1 || true; rm -rf "$pg_dir"; }
+trap stop_postgres EXIT
+IDENTITY_DB_PASSWORD="$pg_role_password" PSEUDONIEM_DB_PASSWORD="$pg_role_password" \
+    DOSSIER_DB_PASSWORD="$pg_role_password" \
+    scripts/postgres.sh start "$pg_dir/cluster" "$pg_port" "$pg_admin_password" deploy/postgres/init-databases.sh
+TEST_POSTGRES_URL="postgres://postgres:$pg_admin_password@127.0.0.1:$pg_port" \
+    TEST_POSTGRES_ROLE_PASSWORD="$pg_role_password" \
+    cargo test --test it -- --skip postgres::
+stop_postgres
+trap - EXIT
 
 section "cargo build"
 cargo build

@@ -24,9 +24,8 @@ use crate::auth::{InternalTokenSource, TokenVerifier};
 use crate::clients::PseudoniemClient;
 use crate::mesh::service::{Built, GrpcApp, Handles, MeshService};
 use crate::proto::dossier::v1::dossier_service_server::DossierServiceServer;
-use crate::settings::{
-    ConfigError, DatabaseUrl, JwtSettings, ServiceCredential, ServiceKind, Settings,
-};
+use crate::settings::{ConfigError, JwtSettings, ServiceCredential, ServiceKind, Settings};
+use crate::storage::StorageConfig;
 
 /// The schema, embedded in the binary.
 static MIGRATOR: Migrator = sqlx::migrate!("services/dossier/migrations");
@@ -38,7 +37,7 @@ pub struct Dossier;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub jwt: JwtSettings,
-    pub database_url: DatabaseUrl,
+    pub storage: StorageConfig,
     /// Where to get this service's Internal token, with which credential.
     pub identity_url: String,
     pub internal_secret: ServiceCredential,
@@ -53,7 +52,7 @@ impl MeshService for Dossier {
     fn config(settings: &Settings) -> Result<Config, ConfigError> {
         Ok(Config {
             jwt: settings.require_jwt()?,
-            database_url: settings.database_url(Self::KIND),
+            storage: settings.storage(Self::KIND),
             identity_url: settings.peers.identity.clone(),
             internal_secret: settings.require_internal_secret(Self::KIND)?,
             pseudoniem_url: settings.peers.pseudoniem.clone(),
@@ -62,7 +61,7 @@ impl MeshService for Dossier {
     }
 
     async fn build(config: Config) -> crate::Result<Built> {
-        let pool = crate::storage::open(&config.database_url, &MIGRATOR).await?;
+        let pool = crate::storage::open(&config.storage, &MIGRATOR).await?;
         let tokens = InternalTokenSource::from_identity(
             crate::mesh::client::channel(&config.identity_url)?,
             Self::KIND.name(),

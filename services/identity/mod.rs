@@ -27,8 +27,9 @@ use crate::clients::PseudoniemClient;
 use crate::mesh::service::{Built, GrpcApp, Handles, MeshService};
 use crate::proto::identity::v1::identity_service_server::IdentityServiceServer;
 use crate::settings::{
-    ConfigError, DatabaseUrl, JwtSettings, ServiceCredential, ServiceKind, Settings, ThrottlePolicy,
+    ConfigError, JwtSettings, ServiceCredential, ServiceKind, Settings, ThrottlePolicy,
 };
+use crate::storage::StorageConfig;
 
 /// The schema, embedded in the binary.
 static MIGRATOR: Migrator = sqlx::migrate!("services/identity/migrations");
@@ -40,7 +41,7 @@ pub struct Identity;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub jwt: JwtSettings,
-    pub database_url: DatabaseUrl,
+    pub storage: StorageConfig,
     /// The credential IssueInternalToken checks.
     pub internal_secret: ServiceCredential,
     pub pseudoniem_url: String,
@@ -55,7 +56,7 @@ impl MeshService for Identity {
     fn config(settings: &Settings) -> Result<Config, ConfigError> {
         Ok(Config {
             jwt: settings.require_jwt()?,
-            database_url: settings.database_url(Self::KIND),
+            storage: settings.storage(Self::KIND),
             internal_secret: settings.require_internal_secret(Self::KIND)?,
             pseudoniem_url: settings.peers.pseudoniem.clone(),
             dependency_timeout: settings.dependency_timeout,
@@ -64,7 +65,7 @@ impl MeshService for Identity {
     }
 
     async fn build(config: Config) -> crate::Result<Built> {
-        let pool = crate::storage::open(&config.database_url, &MIGRATOR).await?;
+        let pool = crate::storage::open(&config.storage, &MIGRATOR).await?;
         let issuer = Arc::new(TokenIssuer::new(&config.jwt));
         let tokens = InternalTokenSource::self_signed(issuer.clone());
         let pseudoniemen = PseudoniemClient::new(

@@ -22,7 +22,8 @@ use sqlx::migrate::Migrator;
 use crate::auth::TokenVerifier;
 use crate::mesh::service::{Built, GrpcApp, Handles, MeshService};
 use crate::proto::pseudoniem::v1::pseudoniem_service_server::PseudoniemServiceServer;
-use crate::settings::{ConfigError, DatabaseUrl, JwtSettings, ServiceKind, Settings};
+use crate::settings::{ConfigError, JwtSettings, ServiceKind, Settings};
+use crate::storage::StorageConfig;
 
 /// The schema, embedded in the binary.
 static MIGRATOR: Migrator = sqlx::migrate!("services/pseudoniem/migrations");
@@ -34,7 +35,7 @@ pub struct Pseudoniem;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub jwt: JwtSettings,
-    pub database_url: DatabaseUrl,
+    pub storage: StorageConfig,
 }
 
 impl MeshService for Pseudoniem {
@@ -44,12 +45,12 @@ impl MeshService for Pseudoniem {
     fn config(settings: &Settings) -> Result<Config, ConfigError> {
         Ok(Config {
             jwt: settings.require_jwt()?,
-            database_url: settings.database_url(Self::KIND),
+            storage: settings.storage(Self::KIND),
         })
     }
 
     async fn build(config: Config) -> crate::Result<Built> {
-        let pool = crate::storage::open(&config.database_url, &MIGRATOR).await?;
+        let pool = crate::storage::open(&config.storage, &MIGRATOR).await?;
         let api = grpc::PseudoniemApi::new(store::PseudoniemStore::new(pool));
         let verifier = Arc::new(TokenVerifier::new(&config.jwt));
         Ok(Built {

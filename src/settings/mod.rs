@@ -44,6 +44,7 @@ pub mod vars {
     pub const PSEUDONIEM_URL: &str = "PSEUDONIEM_URL";
     pub const DOSSIER_URL: &str = "DOSSIER_URL";
     pub const DEPENDENCY_TIMEOUT_MS: &str = "DEPENDENCY_TIMEOUT_MS";
+    pub const DATABASE_WAIT_SECONDS: &str = "DATABASE_WAIT_SECONDS";
     pub const LOGIN_THROTTLE_WINDOW_SECONDS: &str = "LOGIN_THROTTLE_WINDOW_SECONDS";
     pub const LOGIN_MAX_FAILURES_PER_ACCOUNT: &str = "LOGIN_MAX_FAILURES_PER_ACCOUNT";
     pub const LOGIN_MAX_FAILURES_PER_CLIENT: &str = "LOGIN_MAX_FAILURES_PER_CLIENT";
@@ -108,6 +109,9 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// `DATABASE_URL`: the database of a service run alone.
     pub database_url: Option<DatabaseUrl>,
+    /// How long start-up waits for an unreachable database
+    /// (`DATABASE_WAIT_SECONDS`, default 60).
+    pub database_wait: Duration,
     /// `<SERVICE>_DATABASE_URL`: per service, in `all` or alone.
     pub service_database_urls: BTreeMap<ServiceKind, DatabaseUrl>,
     /// `LISTEN_ADDR`: the address of a service run alone.
@@ -133,6 +137,7 @@ impl Default for Settings {
             peers: Peers::default(),
             data_dir: PathBuf::from("./data"),
             database_url: None,
+            database_wait: Duration::from_secs(60),
             service_database_urls: BTreeMap::new(),
             listen_addr: None,
             website_listen_addr: None,
@@ -196,6 +201,9 @@ impl Settings {
                 .plain(vars::DATA_DIR)
                 .map_or(defaults.data_dir, PathBuf::from),
             database_url,
+            database_wait: env
+                .number(vars::DATABASE_WAIT_SECONDS, "seconds")
+                .map_or(defaults.database_wait, Duration::from_secs),
             service_database_urls,
             listen_addr: env.address(vars::LISTEN_ADDR),
             website_listen_addr: env.address(vars::WEBSITE_LISTEN_ADDR),
@@ -247,6 +255,14 @@ impl Settings {
             .or(self.database_url.as_ref())
             .cloned()
             .unwrap_or_else(|| DatabaseUrl::sqlite_file(&self.data_dir, service.name()))
+    }
+
+    /// Where `service` keeps its data and how long it waits for it.
+    pub fn storage(&self, service: ServiceKind) -> crate::storage::StorageConfig {
+        crate::storage::StorageConfig {
+            url: self.database_url(service),
+            wait: self.database_wait,
+        }
     }
 
     /// Where `service` listens when run alone: `LISTEN_ADDR`, else its

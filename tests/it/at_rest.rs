@@ -1,21 +1,11 @@
 //! What is stored at rest: after a whole flow, the BSN only in Pseudoniem's
 //! database (not in Identity's or Dossier's), and no password, client
-//! secret or token in Identity's.
+//! secret or token in Identity's. On SQLite the files are searched byte by
+//! byte; on PostgreSQL every row of every table.
 
 use crate::support::*;
 use toestemming::proto::dossier::v1::*;
-
-/// The bytes of `<dir>/<name>.db` and its `-wal` and `-shm` files, when
-/// present.
-fn database_bytes(dir: &std::path::Path, name: &str) -> Vec<u8> {
-    let mut bytes = std::fs::read(dir.join(format!("{name}.db"))).expect("the database file");
-    for suffix in ["-wal", "-shm"] {
-        if let Ok(more) = std::fs::read(dir.join(format!("{name}.db{suffix}"))) {
-            bytes.extend(more);
-        }
-    }
-    bytes
-}
+use toestemming::settings::ServiceKind;
 
 fn holds(haystack: &[u8], needle: &str) -> bool {
     haystack
@@ -59,10 +49,11 @@ async fn no_bsn_password_or_secret_is_stored_outside_where_it_belongs() {
             .gave_permission
     );
 
-    let dir = mesh.dir.path();
-    let identity = database_bytes(dir, "identity");
-    let dossiers = database_bytes(dir, "dossier");
-    let pseudoniemen = database_bytes(dir, "pseudoniem");
+    // The SQLite files with their WAL, or every row of the PostgreSQL
+    // databases.
+    let identity = mesh.database_contents(ServiceKind::Identity).await;
+    let dossiers = mesh.database_contents(ServiceKind::Dossier).await;
+    let pseudoniemen = mesh.database_contents(ServiceKind::Pseudoniem).await;
 
     // Controls: the files read are the ones holding this flow's rows.
     assert!(holds(&identity, &pseudoniem), "identity.db has the patient");

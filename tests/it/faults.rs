@@ -3,13 +3,15 @@
 //! others found through IDENTITY_URL / PSEUDONIEM_URL.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::databases;
 use crate::support::*;
 use toestemming::proto::dossier::v1::*;
 use toestemming::proto::identity::v1::*;
+use toestemming::settings::ServiceKind;
 use tonic::Code;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -29,6 +31,8 @@ fn free_addr() -> SocketAddr {
 /// The three addresses and data directory of one deployment.
 struct Deployment {
     dir: tempfile::TempDir,
+    /// Each service's `DATABASE_URL`.
+    databases: std::collections::BTreeMap<&'static str, String>,
     identity: SocketAddr,
     pseudoniem: SocketAddr,
     dossier: SocketAddr,
@@ -80,9 +84,22 @@ impl Service {
 }
 
 impl Deployment {
-    fn new() -> Self {
+    /// Three free addresses and a fresh database per service (SQLite files,
+    /// or PostgreSQL databases in the PostgreSQL pass).
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut databases = std::collections::BTreeMap::new();
+        for kind in [
+            ServiceKind::Identity,
+            ServiceKind::Pseudoniem,
+            ServiceKind::Dossier,
+        ] {
+            let url = databases::fresh_database(dir.path(), kind, kind.name()).await;
+            databases.insert(kind.name(), url.expose().to_owned());
+        }
         Self {
-            dir: tempfile::tempdir().unwrap(),
+            dir,
+            databases,
             identity: free_addr(),
             pseudoniem: free_addr(),
             dossier: free_addr(),
@@ -104,7 +121,7 @@ impl Deployment {
             .env("JWT_SECRET_KEY", SECRET_TEXT)
             .env("INTERNAL_CLIENT_SECRET", INTERNAL_SECRET)
             .env("LISTEN_ADDR", addr.to_string())
-            .env("DATABASE_URL", sqlite(self.dir.path(), service))
+            .env("DATABASE_URL", &self.databases[service])
             .env("IDENTITY_URL", format!("http://{}", self.identity))
             .env("PSEUDONIEM_URL", format!("http://{}", self.pseudoniem))
             .env("DEPENDENCY_TIMEOUT_MS", "1500");
@@ -162,13 +179,6 @@ type IdentityClient =
 type DossierClient = toestemming::proto::dossier::v1::dossier_service_client::DossierServiceClient<
     tonic::transport::Channel,
 >;
-
-fn sqlite(dir: &Path, service: &str) -> String {
-    format!(
-        "sqlite://{}?mode=rwc",
-        dir.join(format!("{service}.db")).display()
-    )
-}
 
 async fn wait_until_serving(addr: SocketAddr, service: &Service) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -247,7 +257,7 @@ async fn create(
 
 #[tokio::test]
 async fn with_identity_down_dossier_still_serves_authenticated_calls() {
-    let deployment = Deployment::new();
+    let deployment = Deployment::new().await;
     let (identity_process, _pseudoniem, _dossier) = deployment.start_all().await;
     let (mut identity, mut dossier) = deployment.clients().await;
     let company = register_company(&mut identity, "Apotheek Noord").await;
@@ -283,7 +293,7 @@ async fn with_identity_down_dossier_still_serves_authenticated_calls() {
 
 #[tokio::test]
 async fn with_pseudoniem_down_dossier_answers_unavailable_quickly_and_recovers() {
-    let deployment = Deployment::new();
+    let deployment = Deployment::new().await;
     let (mut identity_client, mut dossier) = deployment.clients().await;
     let (_identity, pseudoniem_process, _dossier) = deployment.start_all().await;
     let company = register_company(&mut identity_client, "Ziekenhuis Oost").await;
@@ -339,7 +349,7 @@ async fn with_pseudoniem_down_dossier_answers_unavailable_quickly_and_recovers()
 
 #[tokio::test]
 async fn a_hung_dependency_is_a_deadline_not_a_hang() {
-    let deployment = Deployment::new();
+    let deployment = Deployment::new().await;
     // A "Pseudoniem" that accepts connections and never answers.
     let hung = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let hung_addr = hung.local_addr().unwrap();
@@ -398,7 +408,7 @@ async fn a_hung_dependency_is_a_deadline_not_a_hang() {
 
 #[tokio::test]
 async fn data_and_tokens_survive_a_restart_of_every_service() {
-    let deployment = Deployment::new();
+    let deployment = Deployment::new().await;
     let (company, patient, dossier_id) = {
         let (identity, pseudoniem, dossier_process) = deployment.start_all().await;
         let (mut identity_client, mut dossier) = deployment.clients().await;

@@ -19,6 +19,7 @@ mod identity_rules;
 mod input_validation;
 mod internal_tokens;
 mod issued_tokens;
+mod postgres;
 mod request_ids;
 mod token_verification;
 mod transport_bounds;

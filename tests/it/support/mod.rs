@@ -1,11 +1,13 @@
 //! Shared test harness: a real mesh on loopback, clients, tokens.
 //!
-//! Every test talks gRPC over real sockets to real servers with real SQLite
-//! files in a temporary directory. Nothing is mocked.
+//! Every test talks gRPC over real sockets to real servers with real
+//! databases: SQLite files in a temporary directory, or, in the PostgreSQL
+//! pass, fresh databases on a real cluster (`databases`). Nothing is mocked.
 #![allow(dead_code)]
 
 pub mod calls;
 pub mod checks;
+pub mod databases;
 pub mod token_contents;
 
 // benches/mesh.rs includes this file too and uses none of these.
@@ -34,9 +36,7 @@ use toestemming::proto::dossier::v1::dossier_service_client::DossierServiceClien
 use toestemming::proto::identity::v1::identity_service_client::IdentityServiceClient;
 use toestemming::proto::identity::v1::*;
 use toestemming::proto::pseudoniem::v1::pseudoniem_service_client::PseudoniemServiceClient;
-use toestemming::settings::{
-    DatabaseUrl, JwtSettings, ServiceCredential, ServiceKind, Settings, SigningSecret,
-};
+use toestemming::settings::{JwtSettings, ServiceCredential, ServiceKind, Settings, SigningSecret};
 
 /// The mesh key used by every test mesh.
 pub const SECRET: &[u8] = b"an-hs256-test-key-that-is-long-enough-0123456789";
@@ -82,6 +82,15 @@ impl TestMesh {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = test_settings(dir.path());
         tweak(&mut settings);
+        for kind in ServiceKind::START_ORDER
+            .into_iter()
+            .filter(|k| k.has_database())
+        {
+            if databases::on_postgres() && !settings.service_database_urls.contains_key(&kind) {
+                let url = databases::fresh_database(dir.path(), kind, kind.name()).await;
+                settings.service_database_urls.insert(kind, url);
+            }
+        }
         let issuer = TokenIssuer::new(settings.jwt.as_ref().unwrap());
         let listeners = MeshListeners::ephemeral().await.unwrap();
         let running = start_mesh(listeners, &settings, CancellationToken::new())
@@ -103,6 +112,11 @@ impl TestMesh {
 
     pub fn addr(&self, kind: ServiceKind) -> std::net::SocketAddr {
         self.running.addr(kind)
+    }
+
+    /// Everything `kind`'s database holds, to search.
+    pub async fn database_contents(&self, kind: ServiceKind) -> Vec<u8> {
+        databases::contents(&self.settings.database_url(kind)).await
     }
 
     /// How many Internal tokens `kind` has signed or fetched so far.
@@ -132,10 +146,11 @@ impl TestMesh {
             pseudoniem: format!("http://{}", self.addr(ServiceKind::Pseudoniem)),
             dossier: format!("http://{}", self.addr(ServiceKind::Dossier)),
         };
-        settings.service_database_urls.insert(
-            kind,
-            DatabaseUrl::sqlite_file(self.dir.path(), &format!("{kind}-{port}")),
-        );
+        if kind.has_database() {
+            let url =
+                databases::fresh_database(self.dir.path(), kind, &format!("{kind}-{port}")).await;
+            settings.service_database_urls.insert(kind, url);
+        }
         tweak(&mut settings);
         toestemming::launch::start(kind, &settings, listener, shutdown)
             .await

@@ -1,0 +1,89 @@
+//! What a storage call can fail with.
+
+use crate::errors::{Reason, status};
+
+/// A storage failure. Its text (sqlx's: it names tables and constraints,
+/// never bound values) is logged when it becomes a status, and never
+/// returned: a caller learns only whether to retry (UNAVAILABLE,
+/// `STORAGE_UNAVAILABLE`) or not (INTERNAL).
+#[derive(Debug, thiserror::Error)]
+#[error("storage failure: {0}")]
+pub struct StorageError(#[from] sqlx::Error);
+
+impl StorageError {
+    /// Whether retrying later may succeed: the database is unreachable or
+    /// busy, rather than the query or the data being wrong.
+    pub fn is_transient(&self) -> bool {
+        is_transient(&self.0)
+    }
+
+    /// A row that must exist (it was just written) was not found.
+    pub fn missing_row() -> Self {
+        Self(sqlx::Error::RowNotFound)
+    }
+}
+
+impl From<StorageError> for tonic::Status {
+    fn from(error: StorageError) -> Self {
+        tracing::error!(%error, "storage failure");
+        if error.is_transient() {
+            status(
+                Reason::StorageUnavailable,
+                "storage is unavailable; retry later",
+            )
+        } else {
+            status(Reason::Internal, "storage failure")
+        }
+    }
+}
+
+/// Whether `error` says the database cannot be reached right now (down,
+/// starting, restarting, out of connections) rather than that a query or
+/// the data is wrong.
+pub fn is_transient(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(database) => database.code().is_some_and(|code| {
+            // SQLSTATE 08xxx: connection exceptions; 57P01-57P03: shutting
+            // down or starting up; 53300: too many connections.
+            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
+    }
+}
+
+/// Whether an insert created its row or found one with the same key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    Created,
+    AlreadyExists,
+}
+
+impl Inserted {
+    /// A unique-key conflict is an answer (the row exists), not a failure.
+    pub fn from_result<T>(result: Result<T, sqlx::Error>) -> Result<Self, StorageError> {
+        match result {
+            Ok(_) => Ok(Inserted::Created),
+            Err(error)
+                if error
+                    .as_database_error()
+                    .is_some_and(|e| e.is_unique_violation()) =>
+            {
+                Ok(Inserted::AlreadyExists)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// From the row count of an `INSERT … ON CONFLICT DO NOTHING`.
+    pub fn from_rows_affected(rows: u64) -> Self {
+        if rows == 1 {
+            Inserted::Created
+        } else {
+            Inserted::AlreadyExists
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Opening a service's own database.
+//!
+//! Each service owns one database and only it reads it. Queries are written
+//! once against sqlx's `Any` driver in SQL that SQLite and PostgreSQL both
+//! accept (`$1` placeholders, `ON CONFLICT`, `RETURNING`, TEXT and BIGINT
+//! columns), so the engine is chosen by the URL alone: SQLite (WAL) by
+//! default, PostgreSQL for the compose and Kubernetes deployments.
+//! Migrations are embedded in the binary and run at start-up.
+//!
+//! A database that is still starting (the compose file starts PostgreSQL
+//! beside the services) is waited for, with backoff and a log line per
+//! attempt, up to [`StorageConfig::wait`]; one that goes away later makes
+//! calls fail UNAVAILABLE (`STORAGE_UNAVAILABLE`) until it is back, when the
+//! pool reconnects by itself.
+
+mod error;
+
+use std::str::FromStr as _;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor as _};
+
+pub use error::{Inserted, StorageError, is_transient};
+
+use crate::settings::DatabaseUrl;
+
+/// Where a service keeps its data, and how long it waits for it at start.
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    pub url: DatabaseUrl,
+    /// How long start-up waits for a database that cannot be reached yet
+    /// (`DATABASE_WAIT_SECONDS`).
+    pub wait: Duration,
+}
+
+/// The first retry's delay; each next one doubles, up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How long a call waits for a connection before it fails UNAVAILABLE.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Opens the database and brings its schema up to date, waiting for it as
+/// described in the module docs.
+///
+/// For SQLite the parent directory is created, the file is created if
+/// missing, and every connection uses WAL with a busy timeout, so readers
+/// never block the writer and concurrent writers wait rather than fail.
+pub async fn open(config: &StorageConfig, migrator: &Migrator) -> Result<AnyPool, sqlx::Error> {
+    sqlx::any::install_default_drivers();
+    let url = config.url.expose();
+    let sqlite = url.starts_with("sqlite:");
+    if sqlite {
+        create_parent_dir(url)?;
+    }
+    let options = AnyConnectOptions::from_str(url)?;
+    let pool_options = AnyPoolOptions::new()
+        .max_connections(if sqlite { 4 } else { 10 })
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        // A connection the server dropped (a restart) is found out before
+        // a call gets it.
+        .test_before_acquire(true)
+        .after_connect(move |connection, _| {
+            Box::pin(async move {
+                if sqlite {
+                    connection.execute("PRAGMA journal_mode = WAL").await?;
+                    connection.execute("PRAGMA busy_timeout = 5000").await?;
+                    connection.execute("PRAGMA synchronous = NORMAL").await?;
+                    connection.execute("PRAGMA foreign_keys = ON").await?;
+                }
+                Ok(())
+            })
+        });
+
+    let started = tokio::time::Instant::now();
+    let mut backoff = FIRST_BACKOFF;
+    let mut attempt = 1;
+    let pool = loop {
+        match pool_options.clone().connect_with(options.clone()).await {
+            Ok(pool) => break pool,
+            Err(error) if is_transient(&error) && started.elapsed() + backoff < config.wait => {
+                tracing::warn!(
+                    database = config.url.scheme(),
+                    attempt,
+                    retry_in_ms = backoff.as_millis() as u64,
+                    %error,
+                    "waiting for the database"
+                );
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                attempt += 1;
+            }
+            Err(error) => return Err(error),
+        }
+    };
+    if attempt > 1 {
+        tracing::info!(
+            database = config.url.scheme(),
+            attempt,
+            "the database is reachable"
+        );
+    }
+    migrator.run(&pool).await?;
+    Ok(pool)
+}
+
+/// `sqlite://path/to/file.db?mode=rwc` → creates `path/to`.
+fn create_parent_dir(url: &str) -> Result<(), sqlx::Error> {
+    let path = url
+        .trim_start_matches("sqlite:")
+        .trim_start_matches("//")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    if let Some(parent) = std::path::Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent)?;
+    }
+    Ok(())
+}
+
+/// Milliseconds since the epoch: how timestamps are stored (BIGINT in both
+/// engines).
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unreachable_database_is_waited_for_then_given_up_on() {
+        // Nothing listens on port 9; the wait is bounded.
+        let config = StorageConfig {
+            url: DatabaseUrl::new("postgres://nobody:x@127.0.0.1:9/none"),
+            wait: Duration::from_secs(2),
+        };
+        static MIGRATOR: Migrator = sqlx::migrate!("services/dossier/migrations");
+        let started = tokio::time::Instant::now();
+        let error = open(&config, &MIGRATOR).await.unwrap_err();
+        assert!(is_transient(&error), "{error}");
+        assert!(started.elapsed() >= FIRST_BACKOFF, "it retried");
+        assert!(
+            started.elapsed() <= config.wait + ACQUIRE_TIMEOUT,
+            "within the bound and one attempt: {:?}",
+            started.elapsed()
+        );
+    }
+}
