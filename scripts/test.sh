@@ -38,6 +38,21 @@ PYTHON="$root/.venv/bin/python"
 section "buf lint (proto/ against buf's STANDARD rules)"
 .venv/bin/buf lint
 
+section "the deployment files: hadolint on the Dockerfile, docker-compose config"
+.venv/bin/hadolint Dockerfile
+docker-compose --env-file .env.example config --quiet
+# Without its secrets, compose must refuse to start.
+empty_env="$(mktemp)"
+if env -u JWT_SECRET_KEY -u INTERNAL_CLIENT_SECRET -u POSTGRES_PASSWORD -u IDENTITY_DB_PASSWORD \
+    -u PSEUDONIEM_DB_PASSWORD -u DOSSIER_DB_PASSWORD \
+    docker-compose --env-file "$empty_env" config --quiet 2>/dev/null; then
+    echo "docker-compose accepted the file without its secrets" >&2
+    rm -f "$empty_env"
+    exit 1
+fi
+rm -f "$empty_env"
+echo "ok - the Dockerfile passes hadolint; compose accepts .env.example and refuses an empty .env"
+
 section "cargo fmt --all -- --check"
 cargo fmt --all -- --check
 

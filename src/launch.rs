@@ -78,8 +78,10 @@ async fn start_service<S: MeshService>(
     let built = S::build(config).await?;
     let addr = listener.local_addr()?;
     let limits = settings.limits.clone();
+    let requests = built.handles.requests.clone();
     let task = tokio::spawn(async move {
-        crate::mesh::serve(S::KIND.name(), built.app, listener, &limits, shutdown).await
+        let name = S::KIND.name();
+        crate::mesh::serve(name, built.app, listener, &limits, requests, shutdown).await
     });
     Ok(Started {
         kind: S::KIND,

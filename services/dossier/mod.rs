@@ -78,6 +78,7 @@ impl MeshService for Dossier {
             app: GrpcApp::new(DossierServiceServer::new(api), verifier).into(),
             handles: Handles {
                 internal_tokens: Some(tokens),
+                ..Handles::default()
             },
         })
     }

@@ -86,6 +86,7 @@ impl MeshService for Identity {
             app: GrpcApp::new(IdentityServiceServer::new(api), verifier).into(),
             handles: Handles {
                 internal_tokens: Some(tokens),
+                ..Handles::default()
             },
         })
     }

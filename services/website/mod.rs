@@ -89,6 +89,7 @@ impl MeshService for Website {
             app: App::Http(routes::router(Arc::new(state))),
             handles: Handles {
                 internal_tokens: Some(tokens),
+                ..Handles::default()
             },
         })
     }

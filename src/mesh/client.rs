@@ -11,7 +11,7 @@ use tower::Layer as _;
 
 use super::propagate::{Propagate, PropagateLayer};
 use crate::auth::{Credentials, ForwardLayer, Forwarding};
-use crate::settings::ConfigError;
+use crate::settings::{ConfigError, Target};
 
 /// How long connecting to a dependency may take before the call fails
 /// UNAVAILABLE.
@@ -21,8 +21,15 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// outside, credentials inside, then the channel.
 pub type MeshChannel = Propagate<Forwarding<Channel>>;
 
-/// A lazily connected channel to `url` (e.g. `http://127.0.0.1:50052`).
-pub fn channel(url: &str) -> Result<Channel, ConfigError> {
+/// A lazily connected channel to `target`: one URL (e.g.
+/// `http://127.0.0.1:50052`), or replicas to balance over
+/// ([`super::discovery`]).
+pub fn channel(target: &str) -> Result<Channel, ConfigError> {
+    super::discovery::channel(&Target::parse(target)?, endpoint)
+}
+
+/// One replica's endpoint, with the mesh's connection settings.
+fn endpoint(url: &str) -> Result<Endpoint, ConfigError> {
     let endpoint = Endpoint::from_shared(url.to_owned())
         .map_err(|_| {
             ConfigError::new(format!(
@@ -34,7 +41,7 @@ pub fn channel(url: &str) -> Result<Channel, ConfigError> {
         .http2_keep_alive_interval(Duration::from_secs(30))
         .keep_alive_timeout(Duration::from_secs(10))
         .keep_alive_while_idle(true);
-    Ok(endpoint.connect_lazy())
+    Ok(endpoint)
 }
 
 /// [`channel`] behind the client layers: what a handler's client uses.

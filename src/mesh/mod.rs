@@ -8,6 +8,7 @@
 //! - [`load_shed`]: the in-flight cap that answers RESOURCE_EXHAUSTED.
 //! - [`server`]: the bounded tonic server with health, reflection and the
 //!   layer stack, and graceful shutdown; `http`: the same for the website.
+//! - [`discovery`]: balancing a caller's calls over a dependency's replicas.
 //! - [`client`]: channels to other services, behind the client layers:
 //!   [`propagate`] (request id, deadline) and `auth::ForwardLayer`
 //!   (credentials).
@@ -16,6 +17,7 @@
 
 pub mod client;
 pub mod context;
+pub mod discovery;
 pub mod error_info;
 mod http;
 pub mod load_shed;

@@ -14,6 +14,8 @@
 //! 3. [`VerifyLayer`]: authenticate and authorize from the proto's rule,
 //!    before any handler runs.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -32,18 +34,30 @@ use crate::settings::ServerLimits;
 
 /// Serves `app` on `listener` until `shutdown` is cancelled, then finishes
 /// the requests in flight (for at most `limits.drain_grace`).
+///
+/// Every request received is counted in `requests`.
 pub async fn serve(
     name: &'static str,
     app: App,
     listener: TcpListener,
     limits: &ServerLimits,
+    requests: Arc<AtomicU64>,
     shutdown: CancellationToken,
 ) -> crate::Result<()> {
     match app {
-        App::Grpc(grpc) => serve_grpc(grpc, listener, limits, shutdown).await,
+        App::Grpc(grpc) => serve_grpc(grpc, listener, limits, requests, shutdown).await,
         App::Http(router) => {
+            let router = router.layer(tower::util::MapRequestLayer::new(count(requests)));
             super::http::serve_http(name, router, listener, limits, shutdown).await
         }
+    }
+}
+
+/// Counts each request on its way in.
+fn count<B>(requests: Arc<AtomicU64>) -> impl Fn(B) -> B + Clone {
+    move |request| {
+        requests.fetch_add(1, Ordering::Relaxed);
+        request
     }
 }
 
@@ -53,6 +67,7 @@ async fn serve_grpc(
     app: GrpcApp,
     listener: TcpListener,
     limits: &ServerLimits,
+    requests: Arc<AtomicU64>,
     shutdown: CancellationToken,
 ) -> crate::Result<()> {
     let service_name = app.proto_name;
@@ -87,6 +102,7 @@ async fn serve_grpc(
             http::header::AUTHORIZATION,
             http::HeaderName::from_static(FORWARDED_AUTHORIZATION),
         ]))
+        .map_request(count(requests))
         // Every log line below carries the request id.
         .layer(RequestContextLayer::new(limits.request_budget))
         // Shed before spending an HMAC on a request we cannot serve.

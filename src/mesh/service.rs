@@ -10,6 +10,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use tonic::service::Routes;
 
@@ -46,6 +47,9 @@ pub struct Handles {
     /// Internal-only service: `fetches()` tells how often it signed or
     /// asked Identity for one.
     pub internal_tokens: Option<InternalTokenSource>,
+    /// Requests this server has received (counted by `mesh::serve`), so
+    /// one can see how calls spread over replicas.
+    pub requests: Arc<AtomicU64>,
 }
 
 /// What [`super::serve`] serves.

@@ -14,6 +14,7 @@
 
 mod jwt;
 mod limits;
+mod peers;
 mod secrets;
 mod services;
 
@@ -24,6 +25,7 @@ use std::time::Duration;
 
 pub use jwt::{DEFAULT_AUDIENCE, DEFAULT_ISSUER, DEFAULT_LEEWAY, JwtSettings, MAX_LEEWAY};
 pub use limits::{ServerLimits, ThrottlePolicy};
+pub use peers::{Peers, Target};
 pub use secrets::{DatabaseUrl, MIN_SECRET_BYTES, ServiceCredential, SigningSecret};
 pub use services::ServiceKind;
 
@@ -37,6 +39,7 @@ pub mod vars {
     pub const JWT_LEEWAY_SECONDS: &str = "JWT_LEEWAY_SECONDS";
     pub const INTERNAL_CLIENT_SECRET: &str = "INTERNAL_CLIENT_SECRET";
     pub const DATABASE_URL: &str = "DATABASE_URL";
+    pub const DATABASE_PASSWORD: &str = "DATABASE_PASSWORD";
     pub const DATA_DIR: &str = "DATA_DIR";
     pub const LISTEN_ADDR: &str = "LISTEN_ADDR";
     pub const WEBSITE_LISTEN_ADDR: &str = "WEBSITE_LISTEN_ADDR";
@@ -74,26 +77,6 @@ impl ConfigError {
     /// The problems, one per line.
     pub fn problems(&self) -> &[String] {
         &self.0
-    }
-}
-
-/// Where a service finds the others (`IDENTITY_URL`, `PSEUDONIEM_URL`,
-/// `DOSSIER_URL`). In `all` they are the addresses actually bound.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Peers {
-    pub identity: String,
-    pub pseudoniem: String,
-    pub dossier: String,
-}
-
-impl Default for Peers {
-    fn default() -> Self {
-        let url = |service: ServiceKind| format!("http://{}", service.default_addr());
-        Self {
-            identity: url(ServiceKind::Identity),
-            pseudoniem: url(ServiceKind::Pseudoniem),
-            dossier: url(ServiceKind::Dossier),
-        }
     }
 }
 
@@ -172,7 +155,18 @@ impl Settings {
             pseudoniem: env.url(vars::PSEUDONIEM_URL, defaults.peers.pseudoniem),
             dossier: env.url(vars::DOSSIER_URL, defaults.peers.dossier),
         };
-        let database_url = env.secret(vars::DATABASE_URL).map(DatabaseUrl::new);
+        let database_url = match (
+            env.secret(vars::DATABASE_URL).map(DatabaseUrl::new),
+            env.secret(vars::DATABASE_PASSWORD),
+        ) {
+            (Some(url), Some(password)) => env.check(url.with_password(&password)),
+            (None, Some(_)) => {
+                env.problems
+                    .push("DATABASE_PASSWORD is set but DATABASE_URL is not".into());
+                None
+            }
+            (url, None) => url,
+        };
         let service_database_urls = ServiceKind::START_ORDER
             .into_iter()
             .filter(|service| service.has_database())
@@ -385,19 +379,21 @@ impl Reader<'_> {
         }
     }
 
+    /// A peer's address: a URL, a comma-separated list of replicas' URLs,
+    /// or `dns:///host:port` ([`Target`]).
     fn url(&mut self, name: &str, default: String) -> String {
         let Some(value) = self.plain(name) else {
             return default;
         };
-        if value.parse::<http::Uri>().is_ok_and(|uri| {
-            matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some()
-        }) {
-            value
-        } else {
-            self.problems.push(format!(
-                "{name} must be an http:// or https:// URL, e.g. {default}"
-            ));
-            default
+        match Target::parse(&value) {
+            Ok(_) => value,
+            Err(_) => {
+                self.problems.push(format!(
+                    "{name} must be an http:// URL (e.g. {default}), a comma-separated list of \
+                     them, or dns:///host:port"
+                ));
+                default
+            }
         }
     }
 }

@@ -105,6 +105,30 @@ impl DatabaseUrl {
         self.0.expose_secret()
     }
 
+    /// This URL with `password` put in, for a URL kept in plain
+    /// configuration and a password kept as a secret (`DATABASE_PASSWORD`,
+    /// or `DATABASE_PASSWORD_FILE` from a Docker or Kubernetes secret).
+    pub fn with_password(&self, password: &str) -> Result<Self, ConfigError> {
+        let mut url = url::Url::parse(self.expose()).map_err(|_| {
+            ConfigError::new(
+                "DATABASE_URL must be a URL, e.g. postgres://identity@db:5432/identity",
+            )
+        })?;
+        if !url.scheme().starts_with("postgres") {
+            return Err(ConfigError::new(
+                "DATABASE_PASSWORD goes with a postgres:// DATABASE_URL",
+            ));
+        }
+        if url.password().is_some() {
+            return Err(ConfigError::new(
+                "DATABASE_URL already has a password; set it there or in DATABASE_PASSWORD, not both",
+            ));
+        }
+        url.set_password(Some(password))
+            .map_err(|()| ConfigError::new("DATABASE_URL needs a user name for a password"))?;
+        Ok(Self::new(String::from(url)))
+    }
+
     /// `sqlite`, `postgres`, …: what a log line may say about it.
     pub fn scheme(&self) -> &str {
         self.expose().split(':').next().unwrap_or_default()
@@ -138,6 +162,22 @@ mod tests {
         assert!(!shown.contains("service-credential-xyz"), "{shown}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("postgres"), "{shown}");
+    }
+
+    #[test]
+    fn a_password_goes_into_a_postgres_url_once() {
+        let url = DatabaseUrl::new("postgres://identity@db:5432/identity");
+        let with = url.with_password("p@ss:w/rd").unwrap();
+        assert_eq!(
+            with.expose(),
+            "postgres://identity:p%40ss%3Aw%2Frd@db:5432/identity"
+        );
+        assert!(with.with_password("again").is_err(), "not both");
+        assert!(
+            DatabaseUrl::new("sqlite://x.db")
+                .with_password("pw")
+                .is_err()
+        );
     }
 
     #[test]
