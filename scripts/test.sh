@@ -53,6 +53,14 @@ fi
 rm -f "$empty_env"
 echo "ok - the Dockerfile passes hadolint; compose accepts .env.example and refuses an empty .env"
 
+section "the Kubernetes manifests against the Kubernetes 1.30 schemas (strict)"
+manifests=()
+for manifest in deploy/kubernetes/*.yaml; do
+    [[ "$(basename "$manifest")" == kustomization.yaml ]] || manifests+=("$manifest")
+done
+.venv/bin/kubernetes-validate --strict --quiet -k 1.30.0 "${manifests[@]}"
+echo "ok - ${#manifests[@]} manifests valid"
+
 section "cargo fmt --all -- --check"
 cargo fmt --all -- --check
 
