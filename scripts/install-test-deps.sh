@@ -110,6 +110,7 @@ PYTHON_GRPC_PACKAGES=(
     "grpcio-status==1.85.1"
     "protobuf==7.36.2"
     "googleapis-common-protos==1.76.0"
+    "PyYAML==6.0.3"
 )
 python_grpc_ok() {
     "$venv/bin/python" - "${PYTHON_GRPC_PACKAGES[@]}" <<'PY' 2>/dev/null
@@ -120,7 +121,7 @@ try:
         name, want = pin.split("==")
         if version(name) != want:
             sys.exit(1)
-    import grpc, grpc_status, grpc_tools.protoc, google.rpc.error_details_pb2  # noqa: F401
+    import grpc, grpc_status, grpc_tools.protoc, google.rpc.error_details_pb2, yaml  # noqa: F401
 except (PackageNotFoundError, ImportError):
     sys.exit(1)
 PY

@@ -65,8 +65,12 @@ start)
         { tail -n 50 "$dir/server.log" >&2; exit 1; }
     ;;
 stop)
+    # Kept: a clean, fast shutdown (fsync is off, so a crash could lose the
+    # last commits). Removed anyway: no need to be gentle.
+    mode=immediate
+    [[ "${3:-}" == "--keep" ]] && mode=fast
     if [[ -f "$dir/data/postmaster.pid" ]]; then
-        as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+        as_owner "$bin/pg_ctl" -D "$dir/data" -m "$mode" -w stop >/dev/null 2>&1 || true
     fi
     [[ "${3:-}" == "--keep" ]] || rm -rf "$dir"
     ;;

@@ -12,9 +12,10 @@
 # free. Each run also asks every service's health with `toestemming
 # healthcheck` (the containers' health check), gRPC and HTTP.
 # A run passes when both clients pass against its mesh and no server log
-# contains a value they used. The last line is `walkthrough: N passed,
-# M failed` (N, M count the two runs); the exit status is non-zero on any
-# failure.
+# contains a value they used. Then scripts/deployment_test.py runs the
+# compose deployment as processes on PostgreSQL. The last line is
+# `walkthrough: N passed, M failed` (N, M count the three runs); the exit
+# status is non-zero on any failure.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -294,6 +295,15 @@ mesh_in_four_processes() {
 
 run_mode "toestemming all, one process" mesh_in_one_process
 run_mode "four processes" mesh_in_four_processes
+
+section "the compose deployment as processes on PostgreSQL (scripts/deployment_test.py)"
+if require_free "$IDENTITY_ADDR" "$PSEUDONIEM_ADDR" "$DOSSIER_ADDR" "$WEBSITE_ADDR" &&
+    GRPCURL="$GRPCURL" "$PYTHON" scripts/deployment_test.py; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+    echo "the deployment test FAILED" >&2
+fi
 
 echo
 echo "walkthrough: $passed passed, $failed failed"

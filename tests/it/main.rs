@@ -15,6 +15,7 @@ mod dossier_pagination;
 mod dossier_scoping;
 mod faults;
 mod health;
+mod healthcheck;
 mod identity_rules;
 mod input_validation;
 mod internal_tokens;

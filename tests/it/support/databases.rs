@@ -196,8 +196,8 @@ impl Cluster {
         );
     }
 
-    /// Stops the server at once, keeping its data (a crash, as far as the
-    /// services can tell).
+    /// Stops the server, keeping its data: its connections close, and the
+    /// services see it gone.
     pub async fn stop_server(&self) {
         let status = tokio::process::Command::new(script("scripts/postgres.sh"))
             .arg("stop")
