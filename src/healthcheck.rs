@@ -34,7 +34,9 @@ pub async fn check(url: &str) -> crate::Result<()> {
 }
 
 async fn grpc(url: &str) -> crate::Result<()> {
-    let channel = crate::mesh::client::channel(url)?;
+    let channel = tonic::transport::Endpoint::from_shared(url.to_owned())?
+        .connect_timeout(TIMEOUT)
+        .connect_lazy();
     let response = HealthClient::new(channel)
         .check(HealthCheckRequest {
             service: String::new(),

@@ -63,7 +63,7 @@ impl MeshService for Dossier {
     async fn build(config: Config) -> crate::Result<Built> {
         let pool = crate::storage::open(&config.storage, &MIGRATOR).await?;
         let tokens = InternalTokenSource::from_identity(
-            crate::mesh::client::channel(&config.identity_url)?,
+            crate::mesh::client::transport(&config.identity_url)?,
             Self::KIND.name(),
             config.internal_secret,
         );

@@ -70,7 +70,7 @@ impl MeshService for Website {
 
     async fn build(config: Config) -> crate::Result<Built> {
         let tokens = InternalTokenSource::from_identity(
-            crate::mesh::client::channel(&config.identity_url)?,
+            crate::mesh::client::transport(&config.identity_url)?,
             Self::KIND.name(),
             config.internal_secret,
         );

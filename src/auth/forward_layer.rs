@@ -128,7 +128,7 @@ where
                     .headers_mut()
                     .insert(AUTHORIZATION, tokens.authorization().await?);
             }
-            inner.call(request).await.map_err(Into::into)
+            inner.call(request).await.map_err(|error| error.into())
         })
     }
 }

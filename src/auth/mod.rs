@@ -32,7 +32,7 @@ pub use claims::{Claims, Role};
 pub use error::AuthError;
 pub use forward_layer::{Credentials, ForwardLayer, Forwarding};
 pub use issuer::{IssuedToken, TokenIssuer};
-pub use token_source::InternalTokenSource;
+pub use token_source::{InternalTokenSource, Transport};
 pub use verifier::TokenVerifier;
 pub use verify_layer::VerifyLayer;
 

@@ -16,7 +16,8 @@ use std::time::Duration;
 use http::HeaderValue;
 use tokio::time::Instant;
 use tonic::Status;
-use tonic::transport::Channel;
+use tonic::body::Body;
+use tower::util::BoxCloneSyncService;
 
 use super::caller::bearer_header;
 use super::claims::{INTERNAL_SUBJECT, Role};
@@ -39,9 +40,13 @@ enum Fetcher {
     Identity(Box<IdentityFetcher>),
 }
 
+/// How a service reaches Identity: any gRPC transport (the mesh's
+/// replicas, in practice), boxed so that `auth` need not know it.
+pub type Transport = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, Status>;
+
 /// IssueInternalToken on Identity, with the service credential.
 struct IdentityFetcher {
-    client: IdentityServiceClient<Channel>,
+    client: IdentityServiceClient<Transport>,
     service_name: String,
     credential: ServiceCredential,
 }
@@ -75,7 +80,7 @@ impl InternalTokenSource {
     /// Another service's source: IssueInternalToken on `identity` (a plain
     /// channel: this call has no end user to forward).
     pub fn from_identity(
-        identity: Channel,
+        identity: Transport,
         service_name: &str,
         credential: ServiceCredential,
     ) -> Self {
@@ -238,7 +243,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn identity_down_without_a_cached_token_is_unavailable() {
         // Nothing listens on port 9 of loopback.
-        let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:9").connect_lazy();
+        use tower::ServiceExt as _;
+        let channel = Transport::new(
+            tonic::transport::Endpoint::from_static("http://127.0.0.1:9")
+                .connect_lazy()
+                .map_err(|error| Status::from_error(Box::new(error))),
+        );
         let tokens = InternalTokenSource::from_identity(
             channel,
             "dossier",

@@ -12,7 +12,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use super::call_error::CallError;
 use crate::auth::{Credentials, InternalTokenSource};
 use crate::mesh::CallContext;
-use crate::mesh::client::{MeshChannel, channel, layered};
+use crate::mesh::client::{MeshChannel, layered, upstream};
 use crate::proto::identity::v1::identity_service_client::IdentityServiceClient;
 use crate::proto::identity::v1::{
     GetMyProfileRequest, GetMyProfileResponse, LoginPatientRequest, LoginPatientResponse,
@@ -43,9 +43,9 @@ impl IdentityClient {
         tokens: InternalTokenSource,
         max_call_time: Duration,
     ) -> Result<Self, ConfigError> {
-        let connection = channel(url)?;
+        let replicas = upstream(url)?;
         let client = |credentials| {
-            IdentityServiceClient::new(layered(connection.clone(), credentials, max_call_time))
+            IdentityServiceClient::new(layered(replicas.clone(), credentials, max_call_time))
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
         };
         Ok(Self {

@@ -1,16 +1,18 @@
 //! Channels to the other services of the mesh.
 //!
 //! A tonic `Channel` is one HTTP/2 connection behind a buffer: each client
-//! builds it once, lazily (a service starts even when its dependencies are
-//! not up yet), and clones it per call.
+//! builds it once per replica, lazily (a service starts even when its
+//! dependencies are not up yet), and clones it per call. The replicas of a
+//! dependency sit behind [`Replicas`], which spreads calls over them.
 
 use std::time::Duration;
 
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 use tower::Layer as _;
 
 use super::propagate::{Propagate, PropagateLayer};
-use crate::auth::{Credentials, ForwardLayer, Forwarding};
+use super::replicas::Replicas;
+use crate::auth::{Credentials, ForwardLayer, Forwarding, Transport};
 use crate::settings::{ConfigError, Target};
 
 /// How long connecting to a dependency may take before the call fails
@@ -18,14 +20,18 @@ use crate::settings::{ConfigError, Target};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What a service's typed client sends through: request id and deadline
-/// outside, credentials inside, then the channel.
-pub type MeshChannel = Propagate<Forwarding<Channel>>;
+/// outside, credentials inside, then the replicas.
+pub type MeshChannel = Propagate<Forwarding<Replicas>>;
 
-/// A lazily connected channel to `target`: one URL (e.g.
-/// `http://127.0.0.1:50052`), or replicas to balance over
-/// ([`super::discovery`]).
-pub fn channel(target: &str) -> Result<Channel, ConfigError> {
-    super::discovery::channel(&Target::parse(target)?, endpoint)
+/// The replicas at `target`: one URL (e.g. `http://127.0.0.1:50052`), a
+/// list, or a name to resolve ([`super::discovery`]).
+pub fn upstream(target: &str) -> Result<Replicas, ConfigError> {
+    super::discovery::replicas(&Target::parse(target)?, endpoint)
+}
+
+/// [`upstream`], boxed, for code outside `mesh` (the Internal token source).
+pub fn transport(target: &str) -> Result<Transport, ConfigError> {
+    Ok(Transport::new(upstream(target)?))
 }
 
 /// One replica's endpoint, with the mesh's connection settings.
@@ -52,12 +58,16 @@ pub fn mesh_channel(
     credentials: Credentials,
     max_call_time: Duration,
 ) -> Result<MeshChannel, ConfigError> {
-    Ok(layered(channel(url)?, credentials, max_call_time))
+    Ok(layered(upstream(url)?, credentials, max_call_time))
 }
 
-/// `channel` behind the client layers, for a second client on a channel
-/// that already exists (one connection, two kinds of credentials).
-pub fn layered(channel: Channel, credentials: Credentials, max_call_time: Duration) -> MeshChannel {
-    let forwarding = ForwardLayer::new(credentials).layer(channel);
+/// Replicas behind the client layers, for a second client on connections
+/// that already exist (the same replicas, another kind of credentials).
+pub fn layered(
+    replicas: Replicas,
+    credentials: Credentials,
+    max_call_time: Duration,
+) -> MeshChannel {
+    let forwarding = ForwardLayer::new(credentials).layer(replicas);
     PropagateLayer::new(max_call_time).layer(forwarding)
 }

@@ -3,26 +3,25 @@
 //! One HTTP/2 connection carries every call to a dependency, so a plain
 //! channel pins all of a caller's calls to whichever replica it connected
 //! to; a Kubernetes ClusterIP Service balances connections, not calls.
-//! So the callers balance themselves, over every replica:
+//! So the callers keep a connection per replica and spread their calls
+//! themselves ([`super::replicas`]). The replicas come from the target:
 //!
+//! - `http://pseudoniem:50052`: one;
 //! - `http://a:50052,http://b:50052`: a fixed list;
-//! - `dns:///pseudoniem-headless.toestemming.svc:50052`: every address the
-//!   name resolves to (a headless Service lists one per ready pod),
+//! - `dns:///pseudoniem.toestemming.svc.cluster.local:50052`: every address
+//!   the name resolves to (a headless Service lists one per ready pod),
 //!   resolved again every [`REFRESH`], so replicas that come and go are
-//!   followed;
-//! - `http://pseudoniem:50052`: one connection, as before.
-//!
-//! Calls are spread by tower's power-of-two-choices balancer (tonic's
-//! `Channel::balance_*`), which prefers the less loaded of two replicas and
-//! leaves out one that cannot be connected to.
+//!   followed.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tonic::transport::channel::Change;
+use std::sync::Arc;
+
 use tonic::transport::{Channel, Endpoint};
 
+use super::replicas::Replicas;
 use crate::settings::{ConfigError, Target};
 
 /// How often a `dns:///` target is resolved again.
@@ -31,66 +30,74 @@ pub const REFRESH: Duration = Duration::from_secs(10);
 /// Makes the endpoint, with the mesh's connection settings, for a URL.
 pub type MakeEndpoint = fn(&str) -> Result<Endpoint, ConfigError>;
 
-/// A lazily connected channel over `target`'s replicas. For a DNS target
-/// it spawns the resolver, which ends when the channel is dropped; call it
+/// The replicas of `target`, each lazily connected. For a DNS target it
+/// spawns the resolver, which ends when the replicas are dropped; call it
 /// inside the runtime.
-pub fn channel(target: &Target, endpoint: MakeEndpoint) -> Result<Channel, ConfigError> {
+pub fn replicas(target: &Target, endpoint: MakeEndpoint) -> Result<Replicas, ConfigError> {
+    let connect = |url: &str| -> Result<(String, Channel), ConfigError> {
+        Ok((url.to_owned(), endpoint(url)?.connect_lazy()))
+    };
     match target {
-        Target::One(url) => Ok(endpoint(url)?.connect_lazy()),
-        Target::List(urls) => {
-            let endpoints = urls
-                .iter()
-                .map(|url| endpoint(url))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(Channel::balance_list(endpoints.into_iter()))
-        }
+        Target::One(url) => Ok(Replicas::new(vec![connect(url)?])),
+        Target::List(urls) => Ok(Replicas::new(
+            urls.iter()
+                .map(|url| connect(url))
+                .collect::<Result<_, _>>()?,
+        )),
         Target::Dns(authority) => {
             // The name must make a valid URL before anything is spawned.
             endpoint(&format!("http://{authority}"))?;
-            let (channel, changes) = Channel::balance_channel::<SocketAddr>(64);
-            tokio::spawn(resolve(authority.clone(), endpoint, changes));
-            Ok(channel)
+            let replicas = Replicas::new(Vec::new());
+            let watched = Arc::downgrade(&replicas.shared());
+            tokio::spawn(resolve(
+                authority.clone(),
+                endpoint,
+                replicas.clone(),
+                watched,
+            ));
+            Ok(replicas)
         }
     }
 }
 
-/// Keeps the balancer's replicas equal to what `authority` resolves to.
-/// A failed lookup keeps the replicas known so far.
+/// Keeps `replicas` equal to what `authority` resolves to, until nothing
+/// uses them any more. A failed lookup keeps the replicas known so far.
 async fn resolve(
     authority: String,
     endpoint: MakeEndpoint,
-    changes: tokio::sync::mpsc::Sender<Change<SocketAddr, Endpoint>>,
+    replicas: Replicas,
+    watched: std::sync::Weak<()>,
 ) {
+    // The task holds a clone; it stops once every other holder is gone.
     let mut known: HashSet<SocketAddr> = HashSet::new();
     loop {
+        if watched.strong_count() == 0 {
+            return;
+        }
         match tokio::net::lookup_host(&authority).await {
             Ok(found) => {
                 let found: HashSet<SocketAddr> = found.collect();
-                for (change, address) in diff(&known, &found) {
-                    let change = match change {
-                        Diff::Added => match endpoint(&format!("http://{address}")) {
-                            Ok(endpoint) => Change::Insert(address, endpoint),
-                            Err(_) => continue,
-                        },
-                        Diff::Removed => Change::Remove(address),
-                    };
-                    if changes.send(change).await.is_err() {
-                        return;
-                    }
-                }
                 if found != known {
-                    tracing::info!(target = %authority, replicas = found.len(), "replicas changed");
+                    let changes = diff(&known, &found);
+                    tracing::info!(target = %authority, replicas = found.len(), changes = changes.len(), "replicas changed");
+                    let mut sorted: Vec<SocketAddr> = found.iter().copied().collect();
+                    sorted.sort();
+                    let set = sorted
+                        .into_iter()
+                        .filter_map(|address| {
+                            let url = format!("http://{address}");
+                            endpoint(&url).ok().map(|e| (url, e.connect_lazy()))
+                        })
+                        .collect();
+                    replicas.replace(set);
+                    known = found;
                 }
-                known = found;
             }
             Err(error) => {
                 tracing::warn!(target = %authority, %error, "cannot resolve; keeping the replicas known");
             }
         }
-        tokio::select! {
-            () = tokio::time::sleep(REFRESH) => {}
-            () = changes.closed() => return,
-        }
+        tokio::time::sleep(REFRESH).await;
     }
 }
 

@@ -8,7 +8,8 @@
 //! - [`load_shed`]: the in-flight cap that answers RESOURCE_EXHAUSTED.
 //! - [`server`]: the bounded tonic server with health, reflection and the
 //!   layer stack, and graceful shutdown; `http`: the same for the website.
-//! - [`discovery`]: balancing a caller's calls over a dependency's replicas.
+//! - [`discovery`] and [`replicas`]: a dependency's replicas, found by
+//!   list or by name, and a caller's calls spread over them.
 //! - [`client`]: channels to other services, behind the client layers:
 //!   [`propagate`] (request id, deadline) and `auth::ForwardLayer`
 //!   (credentials).
@@ -22,6 +23,7 @@ pub mod error_info;
 mod http;
 pub mod load_shed;
 pub mod propagate;
+pub mod replicas;
 pub mod request_context;
 pub mod server;
 pub mod service;

@@ -21,6 +21,7 @@ mod input_validation;
 mod internal_tokens;
 mod issued_tokens;
 mod postgres;
+mod replicas;
 mod request_ids;
 mod token_verification;
 mod transport_bounds;
