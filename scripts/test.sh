@@ -155,22 +155,37 @@ start() {
 }
 
 # Refuses to run against a server that is already listening: the walkthrough
-# would test that one instead of ours.
+# would test that one instead of ours. A port nobody listens on may still be
+# held for a while by a closing connection that happened to use it as its
+# local port (these ports lie in Linux's ephemeral range, and the suites
+# before open thousands of loopback connections): wait, up to a minute, until
+# each can be bound.
 require_free() {
-    local addr
-    for addr in "$@"; do
-        if python3 -c '
-import socket, sys
-host, port = sys.argv[1].rsplit(":", 1)
-try:
-    socket.create_connection((host, int(port)), timeout=1).close()
-except OSError:
-    sys.exit(1)
-' "$addr"; then
-            echo "something is already listening on $addr; stop it and rerun" >&2
-            return 1
-        fi
-    done
+    python3 - "$@" <<'PY'
+import socket, sys, time
+for addr in sys.argv[1:]:
+    host, port = addr.rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=1).close()
+        print(f"something is already listening on {addr}; stop it and rerun", file=sys.stderr)
+        sys.exit(1)
+    except OSError:
+        pass
+    deadline = time.monotonic() + 60
+    while True:
+        probe = socket.socket()
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, int(port)))
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                print(f"{addr} cannot be bound after 60 s", file=sys.stderr)
+                sys.exit(1)
+            time.sleep(1)
+        finally:
+            probe.close()
+PY
 }
 
 # Polls grpc.health.v1.Health/Check on each address until SERVING, while the

@@ -29,6 +29,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tracing::Instrument as _;
 
 use super::context::{Deadline, REQUEST_ID, RequestId};
+use super::shutdown::drain_within;
 use crate::settings::ServerLimits;
 
 /// Serves `router` on `listener` until `shutdown`, then finishes the
@@ -70,17 +71,13 @@ pub(super) async fn serve_http(
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown.cancelled_owned());
-    let grace_expired = async {
-        drain_started.cancelled().await;
-        tokio::time::sleep(limits.drain_grace).await;
-    };
-    tokio::select! {
-        served = serving => served?,
-        () = grace_expired => {
-            tracing::warn!(service = name, "drain grace expired; closing the remaining connections");
-        }
-    }
-    tracing::info!(service = name, "stopped");
+    drain_within(
+        name,
+        serving.into_future(),
+        &drain_started,
+        limits.drain_grace,
+    )
+    .await?;
     Ok(())
 }
 

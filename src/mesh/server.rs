@@ -29,6 +29,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use super::load_shed::LoadShedLayer;
 use super::request_context::RequestContextLayer;
 use super::service::{App, GrpcApp};
+use super::shutdown::drain_within;
 use crate::auth::{FORWARDED_AUTHORIZATION, VerifyLayer};
 use crate::settings::ServerLimits;
 
@@ -148,16 +149,6 @@ async fn serve_grpc(
                 .add_service(reflection_v1alpha),
         )
         .serve_with_incoming_shutdown(incoming, stopping);
-    let grace_expired = async {
-        drain_started.cancelled().await;
-        tokio::time::sleep(limits.drain_grace).await;
-    };
-    tokio::select! {
-        served = serving => served?,
-        () = grace_expired => {
-            tracing::warn!(service = service_name, "drain grace expired; closing the remaining connections");
-        }
-    }
-    tracing::info!(service = service_name, "stopped");
+    drain_within(service_name, serving, &drain_started, limits.drain_grace).await?;
     Ok(())
 }

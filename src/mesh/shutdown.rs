@@ -1,5 +1,8 @@
 //! One shutdown signal for every server in the process.
 
+use std::future::Future;
+use std::time::Duration;
+
 use tokio_util::sync::CancellationToken;
 
 /// A token cancelled on the first Ctrl-C or SIGTERM. Servers stop accepting,
@@ -38,4 +41,28 @@ async fn wait_for_signal() {
     {
         let _ = ctrl_c.await;
     }
+}
+
+/// Runs `serving` (a server that stops accepting once `shutdown` is
+/// cancelled and then drains) until it ends, but no longer than `grace`
+/// after `shutdown`: without a bound, a client that keeps an idle HTTP/2
+/// connection open can hold a graceful shutdown forever (hyper#4170).
+pub async fn drain_within<E>(
+    name: &str,
+    serving: impl Future<Output = Result<(), E>>,
+    shutdown: &CancellationToken,
+    grace: Duration,
+) -> Result<(), E> {
+    let grace_expired = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        served = serving => served?,
+        () = grace_expired => {
+            tracing::warn!(service = name, "drain grace expired; closing the remaining connections");
+        }
+    }
+    tracing::info!(service = name, "stopped");
+    Ok(())
 }

@@ -26,7 +26,7 @@ use std::time::Duration;
 pub use jwt::{DEFAULT_AUDIENCE, DEFAULT_ISSUER, DEFAULT_LEEWAY, JwtSettings, MAX_LEEWAY};
 pub use limits::{ServerLimits, ThrottlePolicy};
 pub use peers::{Peers, Target};
-pub use secrets::{DatabaseUrl, MIN_SECRET_BYTES, ServiceCredential, SigningSecret};
+pub use secrets::{DatabaseUrl, MIN_SECRET_BYTES, ServiceCredential, SigningSecret, StorageConfig};
 pub use services::ServiceKind;
 
 /// The name of every variable the process reads.
@@ -252,8 +252,8 @@ impl Settings {
     }
 
     /// Where `service` keeps its data and how long it waits for it.
-    pub fn storage(&self, service: ServiceKind) -> crate::storage::StorageConfig {
-        crate::storage::StorageConfig {
+    pub fn storage(&self, service: ServiceKind) -> StorageConfig {
+        StorageConfig {
             url: self.database_url(service),
             wait: self.database_wait,
         }

@@ -141,6 +141,15 @@ impl fmt::Debug for DatabaseUrl {
     }
 }
 
+/// Where a service keeps its data, and how long it waits for it at start.
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    pub url: DatabaseUrl,
+    /// How long start-up waits for a database that cannot be reached yet
+    /// (`DATABASE_WAIT_SECONDS`).
+    pub wait: std::time::Duration,
+}
+
 /// `bytes` random bytes as base64url text.
 fn random_text(bytes: usize) -> String {
     let mut buffer = vec![0u8; bytes];

@@ -24,16 +24,9 @@ use sqlx::{AnyPool, Executor as _};
 
 pub use error::{Inserted, StorageError, is_transient};
 
+#[cfg(test)]
 use crate::settings::DatabaseUrl;
-
-/// Where a service keeps its data, and how long it waits for it at start.
-#[derive(Debug, Clone)]
-pub struct StorageConfig {
-    pub url: DatabaseUrl,
-    /// How long start-up waits for a database that cannot be reached yet
-    /// (`DATABASE_WAIT_SECONDS`).
-    pub wait: Duration,
-}
+pub use crate::settings::StorageConfig;
 
 /// The first retry's delay; each next one doubles, up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);

@@ -20,6 +20,23 @@ use crate::support::databases::Cluster;
 use crate::support::*;
 use toestemming::auth::TokenIssuer;
 
+/// A mesh whose services keep their data in `cluster`'s databases, as the
+/// deployment names them.
+async fn mesh_on(cluster: &Cluster) -> TestMesh {
+    TestMesh::start_with(|settings| {
+        for kind in [
+            ServiceKind::Identity,
+            ServiceKind::Pseudoniem,
+            ServiceKind::Dossier,
+        ] {
+            settings
+                .service_database_urls
+                .insert(kind, cluster.service_url(kind));
+        }
+    })
+    .await
+}
+
 /// The SQLSTATE of a failed connection attempt, if the server refused it.
 async fn refusal(url: &str) -> Option<String> {
     match PgConnection::connect(url).await {
@@ -37,18 +54,7 @@ async fn refusal(url: &str) -> Option<String> {
 async fn each_service_role_reaches_only_its_own_database() {
     let cluster = Cluster::start().await;
     // Pseudoniem's service creates its table and stores a BSN in it.
-    let mesh = TestMesh::start_with(|settings| {
-        for kind in [
-            ServiceKind::Identity,
-            ServiceKind::Pseudoniem,
-            ServiceKind::Dossier,
-        ] {
-            settings
-                .service_database_urls
-                .insert(kind, cluster.service_url(kind));
-        }
-    })
-    .await;
+    let mesh = mesh_on(&cluster).await;
     mesh.patient_token(&bsn(1)).await;
     let mut owner = PgConnection::connect(&cluster.url("pseudoniem", "pseudoniem"))
         .await
@@ -139,18 +145,7 @@ async fn start_up_waits_for_a_database_that_is_still_starting() {
 #[tokio::test]
 async fn a_database_that_goes_away_is_unavailable_and_recovers_without_a_restart() {
     let cluster = Cluster::start().await;
-    let mesh = TestMesh::start_with(|settings| {
-        for kind in [
-            ServiceKind::Identity,
-            ServiceKind::Pseudoniem,
-            ServiceKind::Dossier,
-        ] {
-            settings
-                .service_database_urls
-                .insert(kind, cluster.service_url(kind));
-        }
-    })
-    .await;
+    let mesh = mesh_on(&cluster).await;
     let internal = mesh.token(Role::Internal, "internal");
     let lookup = || {
         let mut client = mesh.pseudoniem();
