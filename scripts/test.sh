@@ -92,8 +92,10 @@ TEST_POSTGRES_URL="postgres://postgres:$pg_admin_password@127.0.0.1:$pg_port" \
 stop_postgres
 trap - EXIT
 
-section "cargo build"
-cargo build
+# `cargo test` built target/debug/toestemming for the tests that run it as
+# a process; the runs below use that binary. (A separate `cargo build` would
+# rebuild much of the tree without the test dependencies' features.)
+[[ -x "$BIN" ]] || { echo "cargo test did not leave $BIN" >&2; exit 1; }
 
 # --- running the mesh -----------------------------------------------------
 
