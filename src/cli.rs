@@ -46,6 +46,9 @@ pub enum Command {
 /// Runs the chosen command until Ctrl-C or SIGTERM.
 pub async fn run(cli: Cli) -> crate::Result<()> {
     let settings = Settings::from_env()?;
+    if let Some(address) = settings.metrics_addr {
+        tracing::warn!(%address, "METRICS_ADDR is set, but this build serves no metrics yet");
+    }
     let kind = match cli.command.unwrap_or(Command::All) {
         Command::All => return run_all(settings, crate::mesh::shutdown::on_signal()).await,
         Command::Healthcheck { url } => {

@@ -37,6 +37,8 @@ pub mod vars {
     pub const JWT_ISSUER: &str = "JWT_ISSUER";
     pub const JWT_AUDIENCE: &str = "JWT_AUDIENCE";
     pub const JWT_LEEWAY_SECONDS: &str = "JWT_LEEWAY_SECONDS";
+    pub const JWT_ALGORITHM: &str = "JWT_ALGORITHM";
+    pub const METRICS_ADDR: &str = "METRICS_ADDR";
     pub const INTERNAL_CLIENT_SECRET: &str = "INTERNAL_CLIENT_SECRET";
     pub const DATABASE_URL: &str = "DATABASE_URL";
     pub const DATABASE_PASSWORD: &str = "DATABASE_PASSWORD";
@@ -101,6 +103,10 @@ pub struct Settings {
     pub listen_addr: Option<SocketAddr>,
     /// `WEBSITE_LISTEN_ADDR`: the website's address in `all`.
     pub website_listen_addr: Option<SocketAddr>,
+    /// `METRICS_ADDR`: where Prometheus metrics would be served. Read so a
+    /// bad value is reported; this build serves no metrics yet and says so
+    /// at start-up.
+    pub metrics_addr: Option<SocketAddr>,
     /// `WEBSITE_TRUST_PROXY`: the website sits behind a reverse proxy whose
     /// `X-Forwarded-For` and `X-Forwarded-Proto` it may believe.
     pub website_trust_proxy: bool,
@@ -125,6 +131,7 @@ impl Default for Settings {
             listen_addr: None,
             website_listen_addr: None,
             website_trust_proxy: false,
+            metrics_addr: None,
             dependency_timeout: Duration::from_secs(3),
             login_throttle: ThrottlePolicy::default(),
             limits: ServerLimits::default(),
@@ -202,6 +209,7 @@ impl Settings {
             listen_addr: env.address(vars::LISTEN_ADDR),
             website_listen_addr: env.address(vars::WEBSITE_LISTEN_ADDR),
             website_trust_proxy: env.flag(vars::WEBSITE_TRUST_PROXY),
+            metrics_addr: env.address(vars::METRICS_ADDR),
             dependency_timeout: env
                 .number(vars::DEPENDENCY_TIMEOUT_MS, "milliseconds")
                 .map_or(defaults.dependency_timeout, Duration::from_millis),
@@ -317,6 +325,15 @@ impl Reader<'_> {
     }
 
     fn jwt(&mut self) -> Option<JwtSettings> {
+        // Only HS256 is built in so far. A deployment that asks for another
+        // algorithm must not run on the shared secret believing otherwise.
+        if let Some(algorithm) = self.plain(vars::JWT_ALGORITHM)
+            && !algorithm.eq_ignore_ascii_case("HS256")
+        {
+            self.problems.push(format!(
+                "JWT_ALGORITHM={algorithm} is not supported by this build; unset it or use HS256"
+            ));
+        }
         let secret = match self.secret(vars::JWT_SECRET_KEY) {
             Some(secret) => Some(secret),
             None => self.plain(vars::JWT_SECRET_KEY_ALIAS),
@@ -483,6 +500,19 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(error.problems().len(), 4, "{error}");
+    }
+
+    #[test]
+    fn an_algorithm_other_than_hs256_is_refused_not_ignored() {
+        assert!(settings(&[("JWT_SECRET_KEY", KEY), ("JWT_ALGORITHM", "HS256")]).is_ok());
+        let error = settings(&[("JWT_SECRET_KEY", KEY), ("JWT_ALGORITHM", "EdDSA")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("JWT_ALGORITHM"), "{error}");
+        assert!(
+            settings(&[("JWT_ALGORITHM", "none")]).is_err(),
+            "even without a key"
+        );
     }
 
     #[test]
