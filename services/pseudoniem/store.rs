@@ -1,4 +1,12 @@
 //! The BSN → pseudoniem table: the only place in the mesh a BSN is stored.
+//!
+//! A BSN's pseudoniem never changes once made (nothing updates or deletes
+//! the table), so repeat look-ups are answered from a bounded cache in this
+//! process's memory: no other process, log or store ever sees it. Every
+//! replica keeps its own; none can be stale, because there is nothing to be
+//! stale about.
+
+use std::sync::Arc;
 
 use sqlx::AnyPool;
 
@@ -6,14 +14,21 @@ use crate::bsn::Bsn;
 use crate::ids::Pseudoniem;
 use crate::storage::{Inserted, StorageError, now_millis};
 
+/// How many BSNs' pseudoniemen the cache holds (about 150 bytes each).
+const CACHED_PSEUDONIEMEN: usize = 65_536;
+
 #[derive(Clone)]
 pub struct PseudoniemStore {
     pool: AnyPool,
+    known: Arc<quick_cache::sync::Cache<Bsn, Pseudoniem>>,
 }
 
 impl PseudoniemStore {
     pub fn new(pool: AnyPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            known: Arc::new(quick_cache::sync::Cache::new(CACHED_PSEUDONIEMEN)),
+        }
     }
 
     /// The BSN's pseudoniem, created on first use, and whether this call
@@ -24,6 +39,9 @@ impl PseudoniemStore {
     /// winner's value. So one BSN always has one pseudoniem, and exactly one
     /// caller is told `Created`.
     pub async fn get_or_create(&self, bsn: &Bsn) -> Result<(Pseudoniem, Inserted), StorageError> {
+        if let Some(known) = self.known.get(bsn) {
+            return Ok((known, Inserted::AlreadyExists));
+        }
         let candidate = Pseudoniem::random();
         let rows = sqlx::query(
             "INSERT INTO pseudoniemen (bsn, pseudoniem, created_at) VALUES ($1, $2, $3) \
@@ -49,16 +67,23 @@ impl PseudoniemStore {
 
     /// The BSN's pseudoniem, if it was ever created. Never creates.
     pub async fn lookup(&self, bsn: &Bsn) -> Result<Option<Pseudoniem>, StorageError> {
+        if let Some(known) = self.known.get(bsn) {
+            return Ok(Some(known));
+        }
         let stored: Option<String> =
             sqlx::query_scalar("SELECT pseudoniem FROM pseudoniemen WHERE bsn = $1")
                 .bind(bsn.expose())
                 .fetch_optional(&self.pool)
                 .await?;
-        stored
+        let found = stored
             .map(|value| {
                 Pseudoniem::try_from(value)
                     .map_err(|problem| StorageError::from(sqlx::Error::Decode(problem.into())))
             })
-            .transpose()
+            .transpose()?;
+        if let Some(pseudoniem) = &found {
+            self.known.insert(bsn.clone(), pseudoniem.clone());
+        }
+        Ok(found)
     }
 }
