@@ -160,12 +160,13 @@ pub async fn signin(
     }
     let t = visit.lang.texts();
     let bsn = form.bsn.trim().to_owned();
-    let errors = if form.password.is_empty() {
+    let (status, errors) = if form.password.is_empty() {
         // Not worth a failed attempt on the patient's account.
-        FormErrors {
+        let errors = FormErrors {
             general: None,
             fields: vec![("password", t.error_password_missing)],
-        }
+        };
+        (StatusCode::BAD_REQUEST, errors)
     } else {
         let password = SecretString::from(form.password);
         match state
@@ -192,17 +193,12 @@ pub async fn signin(
                     Some("TOO_MANY_ATTEMPTS") => FormErrors::general(t.error_too_many_attempts),
                     _ => FormErrors::general(trouble(t, &error)),
                 };
-                let page = SigninPage {
-                    page: visit.layout(&state.sessions),
-                    errors,
-                    bsn,
-                };
-                return render(status_of(&error), &page);
+                (status_of(&error), errors)
             }
         }
     };
     render(
-        StatusCode::BAD_REQUEST,
+        status,
         &SigninPage {
             page: visit.layout(&state.sessions),
             errors,

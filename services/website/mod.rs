@@ -33,9 +33,6 @@ use crate::clients::{DossierClient, IdentityClient};
 use crate::mesh::service::{App, Built, Handles, MeshService};
 use crate::settings::{ConfigError, JwtSettings, ServiceCredential, ServiceKind, Settings};
 
-pub use headers::CONTENT_SECURITY_POLICY;
-pub use session::{CSRF_COOKIE, CSRF_FIELD, SESSION_COOKIE};
-
 /// The patient website.
 pub struct Website;
 

@@ -22,13 +22,11 @@ use rand::RngCore as _;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
-use crate::auth::{AuthError, Claims, Principal, Role, TokenVerifier};
+use crate::auth::{AuthError, Principal, Role, TokenVerifier};
 use crate::settings::JwtSettings;
 
 pub const SESSION_COOKIE: &str = "toestemming_session";
 pub const CSRF_COOKIE: &str = "toestemming_csrf";
-/// The form field that carries the CSRF token.
-pub const CSRF_FIELD: &str = "csrf_token";
 
 /// What the session cookie says about the visitor.
 pub enum Session {
@@ -73,7 +71,9 @@ impl Sessions {
             return Session::Invalid;
         }
         match self.verifier.verify(token) {
-            Ok(claims) if claims.role == Role::Patient => Session::SignedIn(patient(claims, token)),
+            Ok(claims) if claims.role == Role::Patient => {
+                Session::SignedIn(Principal::new(claims, token))
+            }
             Ok(_) => Session::Invalid,
             Err(AuthError::Expired { .. }) => Session::Expired,
             Err(_) => Session::Invalid,
@@ -137,10 +137,6 @@ impl Sessions {
         mac.update(&Sha256::digest(session.as_bytes()));
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
-}
-
-fn patient(claims: Claims, token: &str) -> Principal {
-    Principal::new(claims, token)
 }
 
 /// A cookie no script can read and no other site can send.

@@ -59,16 +59,6 @@ impl CallError {
         }
     }
 
-    /// How long a refusal asks to wait before trying again (RetryInfo).
-    pub fn retry_after(&self) -> Option<std::time::Duration> {
-        match self {
-            CallError::Refused(status) => status
-                .get_details_retry_info()
-                .and_then(|retry| retry.retry_delay),
-            CallError::Unavailable(_) => None,
-        }
-    }
-
     /// The status code of a refusal.
     pub fn code(&self) -> Code {
         match self {

@@ -212,13 +212,6 @@ pub fn fallback_reason(code: Code) -> &'static str {
     }
 }
 
-/// Whether `status` carries an ErrorInfo in the mesh's domain.
-pub fn has_error_info(status: &Status) -> bool {
-    status
-        .get_details_error_info()
-        .is_some_and(|info| info.domain == DOMAIN)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,15 +13,15 @@
 //!   resolved again every [`REFRESH`], so replicas that come and go are
 //!   followed.
 
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use tonic::transport::{Channel, Endpoint};
 
-use super::replicas::Replicas;
+use super::replicas::{ReplicaSet, Replicas};
 use crate::settings::{ConfigError, Target};
 
 /// How often a `dns:///` target is resolved again.
@@ -48,48 +48,36 @@ pub fn replicas(target: &Target, endpoint: MakeEndpoint) -> Result<Replicas, Con
             // The name must make a valid URL before anything is spawned.
             endpoint(&format!("http://{authority}"))?;
             let replicas = Replicas::new(Vec::new());
-            let watched = Arc::downgrade(&replicas.shared());
-            tokio::spawn(resolve(
-                authority.clone(),
-                endpoint,
-                replicas.clone(),
-                watched,
-            ));
+            let set = Arc::downgrade(replicas.set());
+            tokio::spawn(resolve(authority.clone(), endpoint, set));
             Ok(replicas)
         }
     }
 }
 
-/// Keeps `replicas` equal to what `authority` resolves to, until nothing
-/// uses them any more. A failed lookup keeps the replicas known so far.
-async fn resolve(
-    authority: String,
-    endpoint: MakeEndpoint,
-    replicas: Replicas,
-    watched: std::sync::Weak<()>,
-) {
-    // The task holds a clone; it stops once every other holder is gone.
-    let mut known: HashSet<SocketAddr> = HashSet::new();
+/// Keeps the replica set equal to what `authority` resolves to, until no
+/// client holds the set any more. A failed lookup keeps the replicas known
+/// so far; an unchanged answer changes nothing.
+async fn resolve(authority: String, endpoint: MakeEndpoint, set: Weak<ReplicaSet>) {
+    let mut known: BTreeSet<SocketAddr> = BTreeSet::new();
     loop {
-        if watched.strong_count() == 0 {
+        let looked_up = tokio::net::lookup_host(&authority).await;
+        let Some(replicas) = set.upgrade() else {
             return;
-        }
-        match tokio::net::lookup_host(&authority).await {
+        };
+        match looked_up {
             Ok(found) => {
-                let found: HashSet<SocketAddr> = found.collect();
+                let found: BTreeSet<SocketAddr> = found.collect();
                 if found != known {
-                    let changes = diff(&known, &found);
-                    tracing::info!(target = %authority, replicas = found.len(), changes = changes.len(), "replicas changed");
-                    let mut sorted: Vec<SocketAddr> = found.iter().copied().collect();
-                    sorted.sort();
-                    let set = sorted
-                        .into_iter()
+                    tracing::info!(target = %authority, replicas = found.len(), "replicas changed");
+                    let connected = found
+                        .iter()
                         .filter_map(|address| {
                             let url = format!("http://{address}");
                             endpoint(&url).ok().map(|e| (url, e.connect_lazy()))
                         })
                         .collect();
-                    replicas.replace(set);
+                    replicas.replace(connected);
                     known = found;
                 }
             }
@@ -97,45 +85,36 @@ async fn resolve(
                 tracing::warn!(target = %authority, %error, "cannot resolve; keeping the replicas known");
             }
         }
+        drop(replicas);
         tokio::time::sleep(REFRESH).await;
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Diff {
-    Added,
-    Removed,
-}
-
-/// What changed from `before` to `after`, removals first.
-fn diff(before: &HashSet<SocketAddr>, after: &HashSet<SocketAddr>) -> Vec<(Diff, SocketAddr)> {
-    let mut changes: Vec<(Diff, SocketAddr)> = before
-        .difference(after)
-        .map(|address| (Diff::Removed, *address))
-        .collect();
-    changes.extend(
-        after
-            .difference(before)
-            .map(|address| (Diff::Added, *address)),
-    );
-    changes
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn replicas_that_come_and_go_are_followed() {
-        let a: SocketAddr = "10.0.0.1:50052".parse().unwrap();
-        let b: SocketAddr = "10.0.0.2:50052".parse().unwrap();
-        let c: SocketAddr = "10.0.0.3:50052".parse().unwrap();
-        let before = HashSet::from([a, b]);
-        let after = HashSet::from([b, c]);
-        assert_eq!(
-            diff(&before, &after),
-            vec![(Diff::Removed, a), (Diff::Added, c)]
+    fn endpoint(url: &str) -> Result<Endpoint, ConfigError> {
+        Endpoint::from_shared(url.to_owned()).map_err(|_| ConfigError::new("bad URL"))
+    }
+
+    #[tokio::test]
+    async fn a_name_becomes_its_replicas_and_the_resolver_ends_with_the_client() {
+        let replicas = replicas(&Target::Dns("localhost:9".into()), endpoint).unwrap();
+        let set = Arc::downgrade(replicas.set());
+        let mut addresses = Vec::new();
+        for _ in 0..100 {
+            addresses = set.upgrade().unwrap().addresses();
+            if !addresses.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(
+            addresses.contains(&"http://127.0.0.1:9".to_owned()),
+            "{addresses:?}"
         );
-        assert!(diff(&after, &after).is_empty());
+        drop(replicas);
+        assert!(set.upgrade().is_none(), "nothing keeps the replicas alive");
     }
 }

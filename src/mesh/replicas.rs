@@ -77,29 +77,42 @@ impl Replica {
 /// The replicas of one dependency; cheap to clone, clones share them.
 #[derive(Clone)]
 pub struct Replicas {
-    set: Arc<RwLock<Vec<Arc<Replica>>>>,
+    set: Arc<ReplicaSet>,
     next: Arc<AtomicUsize>,
-    /// Held by every clone but a resolver's, so the resolver can tell when
-    /// nobody uses the replicas any more.
-    users: Arc<()>,
 }
+
+/// The replicas themselves, which a resolver may replace. A resolver holds
+/// it weakly, so it stops once no client uses the replicas any more.
+pub struct ReplicaSet(RwLock<Vec<Arc<Replica>>>);
 
 impl Replicas {
     /// Replicas at `addresses`, each with its channel.
     pub fn new(replicas: Vec<(String, Channel)>) -> Self {
         let this = Self {
-            set: Arc::new(RwLock::new(Vec::new())),
+            set: Arc::new(ReplicaSet(RwLock::new(Vec::new()))),
             next: Arc::new(AtomicUsize::new(0)),
-            users: Arc::new(()),
         };
-        this.replace(replicas);
+        this.set.replace(replicas);
         this
     }
 
-    /// Replaces the set, keeping the connection and health of every replica
-    /// that stays (for a name resolved again).
+    /// The set, for a resolver to keep up to date.
+    pub(super) fn set(&self) -> &Arc<ReplicaSet> {
+        &self.set
+    }
+}
+
+impl ReplicaSet {
+    /// The replicas' addresses, in order.
+    pub fn addresses(&self) -> Vec<String> {
+        let set = self.0.read().expect("replica set lock");
+        set.iter().map(|replica| replica.address.clone()).collect()
+    }
+
+    /// Replaces the replicas, keeping the connection and health of every
+    /// one that stays (for a name resolved again).
     pub fn replace(&self, replicas: Vec<(String, Channel)>) {
-        let mut set = self.set.write().expect("replica set lock");
+        let mut set = self.0.write().expect("replica set lock");
         let kept: Vec<Arc<Replica>> = replicas
             .into_iter()
             .map(|(address, channel)| {
@@ -117,23 +130,14 @@ impl Replicas {
             .collect();
         *set = kept;
     }
+}
 
-    /// The token every user holds (see `users`).
-    pub(super) fn shared(&self) -> Arc<()> {
-        self.users.clone()
-    }
-
-    /// The addresses in the set.
-    pub fn addresses(&self) -> Vec<String> {
-        let set = self.set.read().expect("replica set lock");
-        set.iter().map(|replica| replica.address.clone()).collect()
-    }
-
+impl Replicas {
     /// The replicas to try for one call, in order: the next up replica in
     /// round-robin order, then another up one; or, when none is up, the
     /// next two regardless.
     fn pick(&self) -> Vec<Arc<Replica>> {
-        let set = self.set.read().expect("replica set lock");
+        let set = self.set.0.read().expect("replica set lock");
         if set.is_empty() {
             return Vec::new();
         }
@@ -317,16 +321,21 @@ mod tests {
             .unwrap();
         kept.mark_down();
         let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:11").connect_lazy();
-        set.replace(vec![
+        set.set().replace(vec![
             (kept.address.clone(), kept.channel.clone()),
             ("http://127.0.0.1:11".into(), channel),
         ]);
-        assert_eq!(
-            set.addresses(),
-            vec!["http://127.0.0.1:9", "http://127.0.0.1:11"]
-        );
+        let addresses: Vec<String> = set
+            .set
+            .0
+            .read()
+            .unwrap()
+            .iter()
+            .map(|r| r.address.clone())
+            .collect();
+        assert_eq!(addresses, vec!["http://127.0.0.1:9", "http://127.0.0.1:11"]);
         let now = Instant::now();
-        let still = set.set.read().unwrap()[0].clone();
+        let still = set.set.0.read().unwrap()[0].clone();
         assert!(!still.is_up(now), "its health is kept");
     }
 }

@@ -221,13 +221,6 @@ impl Cluster {
     pub fn service_url(&self, service: ServiceKind) -> DatabaseUrl {
         DatabaseUrl::new(self.url(service.name(), service.name()))
     }
-
-    pub fn admin_url(&self, database: &str) -> String {
-        format!(
-            "postgres://postgres:{}@127.0.0.1:{}/{database}",
-            self.admin_password, self.port
-        )
-    }
 }
 
 impl Drop for Cluster {
