@@ -1,9 +1,8 @@
-//! Figures for the two costs the design cares about, printed, not asserted:
-//!
-//! 1. local token verification (what every request pays in every service);
-//! 2. end-to-end calls over loopback through the full layer stack:
-//!    CheckPermission (Dossier → Pseudoniem with forwarded tokens) and
-//!    ListMyDossiers (Dossier alone).
+//! End-to-end calls in one process over loopback, through the full layer
+//! stack, printed, not asserted: CheckPermission (Dossier → Pseudoniem with
+//! forwarded tokens) and ListMyDossiers (Dossier alone). What verification
+//! costs per token is `benches/verify.rs`; the mesh under external load is
+//! `scripts/bench.py` (`docs/benchmarks.md`).
 //!
 //! Run: `cargo bench --bench mesh` (release build). Set BENCH_REQUESTS to
 //! change the number of loopback calls (default 2000). Under `cargo test`
@@ -15,7 +14,6 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::*;
-use toestemming::auth::{Role, TokenVerifier};
 use toestemming::proto::dossier::v1::*;
 
 /// `cargo bench` passes `--bench`; `cargo test --all-targets` does not.
@@ -28,62 +26,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(async {
-        verification();
-        loopback().await;
-    });
-}
-
-fn verification() {
-    use hmac::Mac as _;
-    let settings = jwt_settings();
-    let issuer = toestemming::auth::TokenIssuer::new(&settings);
-    let rounds: u32 = if full_run() { 50_000 } else { 100 };
-    // Distinct tokens (a jti each), so "not seen before" really is.
-    let fresh: Vec<String> = (0..rounds)
-        .map(|_| {
-            issuer
-                .issue("Bench BV", Role::HealthcareCompany)
-                .unwrap()
-                .access_token
-        })
-        .collect();
-    let token = fresh[0].clone();
-    let forged = format!("{}AAAA", &token[..token.len() - 4]);
-    let time = |name: &str, work: &mut dyn FnMut(u32)| -> f64 {
-        let started = Instant::now();
-        for round in 0..rounds {
-            work(round);
-        }
-        let per = started.elapsed() / rounds;
-        println!(
-            "{name}: {per:?} per token, {:.0} tokens/s on one core",
-            1.0 / per.as_secs_f64()
-        );
-        per.as_secs_f64()
-    };
-    let signed_part = &token[..token.rfind('.').unwrap()];
-    let hmac = time("raw HMAC-SHA256 over the same bytes", &mut |_| {
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET).unwrap();
-        mac.update(std::hint::black_box(signed_part.as_bytes()));
-        std::hint::black_box(mac.finalize());
-    });
-    let verifier = TokenVerifier::new(&settings);
-    let not_seen = time("verify a token not seen before", &mut |round| {
-        std::hint::black_box(verifier.verify(&fresh[round as usize]).is_ok());
-    });
-    let seen = time("verify a token seen before (cached)", &mut |_| {
-        std::hint::black_box(verifier.verify(std::hint::black_box(&token)).is_ok());
-    });
-    let rejected = time("reject a forged signature", &mut |_| {
-        std::hint::black_box(verifier.verify(std::hint::black_box(&forged)).is_err());
-    });
-    println!(
-        "ratios to raw HMAC: not seen {:.1}x (target <= 6), seen {:.1}x (target <= 1.5), rejected {:.1}x",
-        not_seen / hmac,
-        seen / hmac,
-        rejected / hmac
-    );
+    runtime.block_on(loopback());
 }
 
 async fn loopback() {

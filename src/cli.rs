@@ -46,11 +46,7 @@ pub enum Command {
 /// Runs the chosen command until Ctrl-C or SIGTERM.
 pub async fn run(cli: Cli) -> crate::Result<()> {
     let settings = Settings::from_env()?;
-    if let Some(address) = settings.metrics_addr {
-        tracing::warn!(%address, "METRICS_ADDR is set, but this build serves no metrics yet");
-    }
     let kind = match cli.command.unwrap_or(Command::All) {
-        Command::All => return run_all(settings, crate::mesh::shutdown::on_signal()).await,
         Command::Healthcheck { url } => {
             let url = url.unwrap_or_else(|| {
                 let port = settings
@@ -61,13 +57,22 @@ pub async fn run(cli: Cli) -> crate::Result<()> {
             });
             return crate::healthcheck::check(&url).await;
         }
-        Command::Identity => ServiceKind::Identity,
-        Command::Pseudoniem => ServiceKind::Pseudoniem,
-        Command::Dossier => ServiceKind::Dossier,
-        Command::Website => ServiceKind::Website,
+        Command::All => None,
+        Command::Identity => Some(ServiceKind::Identity),
+        Command::Pseudoniem => Some(ServiceKind::Pseudoniem),
+        Command::Dossier => Some(ServiceKind::Dossier),
+        Command::Website => Some(ServiceKind::Website),
+    };
+    let shutdown = crate::mesh::shutdown::on_signal();
+    if let Some(address) = settings.metrics_addr {
+        // Bound before any service starts, so a taken port fails the start.
+        let listener = crate::launch::bind(address).await?;
+        tokio::spawn(crate::telemetry::metrics::serve(listener, shutdown.clone()));
+    }
+    let Some(kind) = kind else {
+        return run_all(settings, shutdown).await;
     };
     let listener = crate::launch::bind(settings.listen_addr(kind)).await?;
-    let shutdown = crate::mesh::shutdown::on_signal();
     crate::launch::start(kind, &settings, listener, shutdown)
         .await?
         .wait()

@@ -72,7 +72,10 @@ impl MeshService for Dossier {
             tokens.clone(),
             config.dependency_timeout,
         )?;
-        let api = grpc::DossierApi::new(store::DossierStore::new(pool), pseudoniemen);
+        let api = grpc::DossierApi::new(
+            store::DossierStore::new(pool, crate::storage::sqlite_reads(&config.storage)),
+            pseudoniemen,
+        );
         let verifier = Arc::new(TokenVerifier::new(&config.jwt));
         Ok(Built {
             app: GrpcApp::new(DossierServiceServer::new(api), verifier).into(),

@@ -1,22 +1,33 @@
 //! The dossiers table. Every query is scoped by the caller: a company by its
 //! name, a patient by pseudoniem, so no call can reach another's rows.
+//!
+//! On SQLite the two reads on a hot path (the consent look-up behind
+//! CheckPermission, and a patient's list) run inline through
+//! [`SqliteReads`]; the same SQL runs through sqlx on PostgreSQL. Both read
+//! committed data as it is now, with no cache, so a Decline is seen by the
+//! very next CheckPermission in every replica.
+
+use std::sync::Arc;
 
 use sqlx::AnyPool;
 
+use crate::storage::SqliteReads;
+
 use super::model::{Consent, DossierRecord, PageCursor};
 use crate::ids::{CompanyName, DossierId, Pseudoniem};
-use crate::storage::{Inserted, StorageError, now_millis};
+use crate::storage::{Inserted, StorageError, now_millis, timed};
 
 const COLUMNS: &str = "id, company_name, consent, create_time, update_time";
 
 #[derive(Clone)]
 pub struct DossierStore {
     pool: AnyPool,
+    sqlite_reads: Option<Arc<SqliteReads>>,
 }
 
 impl DossierStore {
-    pub fn new(pool: AnyPool) -> Self {
-        Self { pool }
+    pub fn new(pool: AnyPool, sqlite_reads: Option<Arc<SqliteReads>>) -> Self {
+        Self { pool, sqlite_reads }
     }
 
     /// Creates the company's dossier for the patient unless it exists, and
@@ -27,7 +38,7 @@ impl DossierStore {
         company: &CompanyName,
         pseudoniem: &Pseudoniem,
     ) -> Result<(DossierRecord, Inserted), StorageError> {
-        let rows = sqlx::query(
+        let rows = timed("dossier", "create", sqlx::query(
             "INSERT INTO dossiers (id, company_name, pseudoniem, consent, create_time, update_time) \
              VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (company_name, pseudoniem) DO NOTHING",
         )
@@ -36,7 +47,7 @@ impl DossierStore {
         .bind(pseudoniem.as_str())
         .bind(Consent::Pending.as_str())
         .bind(now_millis())
-        .execute(&self.pool)
+        .execute(&self.pool))
         .await?
         .rows_affected();
         let record = self
@@ -52,12 +63,27 @@ impl DossierStore {
         company: &CompanyName,
         pseudoniem: &Pseudoniem,
     ) -> Result<Option<DossierRecord>, StorageError> {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM dossiers WHERE company_name = $1 AND pseudoniem = $2"
-        ))
-        .bind(company.as_str())
-        .bind(pseudoniem.as_str())
-        .fetch_optional(&self.pool)
+        const FIND: &str = "SELECT id, company_name, consent, create_time, update_time \
+                            FROM dossiers WHERE company_name = $1 AND pseudoniem = $2";
+        if let Some(reads) = &self.sqlite_reads {
+            return timed("dossier", "find", async {
+                reads.read(|db| {
+                    use rusqlite::OptionalExtension as _;
+                    db.prepare_cached(FIND)?
+                        .query_row((company.as_str(), pseudoniem.as_str()), record_from_row)
+                        .optional()
+                })
+            })
+            .await;
+        }
+        Ok(timed(
+            "dossier",
+            "find",
+            sqlx::query_as(FIND)
+                .bind(company.as_str())
+                .bind(pseudoniem.as_str())
+                .fetch_optional(&self.pool),
+        )
         .await?)
     }
 
@@ -68,13 +94,16 @@ impl DossierStore {
         company: &CompanyName,
         pseudoniem: &Pseudoniem,
     ) -> Result<bool, StorageError> {
-        let deleted =
+        let deleted = timed(
+            "dossier",
+            "delete",
             sqlx::query("DELETE FROM dossiers WHERE company_name = $1 AND pseudoniem = $2")
                 .bind(company.as_str())
                 .bind(pseudoniem.as_str())
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
+                .execute(&self.pool),
+        )
+        .await?
+        .rows_affected();
         Ok(deleted > 0)
     }
 
@@ -85,32 +114,40 @@ impl DossierStore {
         after: Option<&PageCursor>,
         limit: i64,
     ) -> Result<Vec<DossierRecord>, StorageError> {
-        let records = match after {
-            None => {
-                sqlx::query_as(&format!(
-                    "SELECT {COLUMNS} FROM dossiers WHERE pseudoniem = $1 \
-                     ORDER BY create_time, id LIMIT $2"
-                ))
-                .bind(pseudoniem.as_str())
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?
-            }
-            Some(cursor) => {
-                sqlx::query_as(&format!(
-                    "SELECT {COLUMNS} FROM dossiers WHERE pseudoniem = $1 \
-                     AND (create_time > $2 OR (create_time = $2 AND id > $3)) \
-                     ORDER BY create_time, id LIMIT $4"
-                ))
-                .bind(pseudoniem.as_str())
-                .bind(cursor.create_time)
-                .bind(cursor.id.to_string())
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?
-            }
+        // The first page starts after the smallest possible cursor, so one
+        // statement serves every page.
+        const LIST: &str = "SELECT id, company_name, consent, create_time, update_time \
+                            FROM dossiers WHERE pseudoniem = $1 \
+                            AND (create_time > $2 OR (create_time = $2 AND id > $3)) \
+                            ORDER BY create_time, id LIMIT $4";
+        let (after_time, after_id) = match after {
+            Some(cursor) => (cursor.create_time, cursor.id.to_string()),
+            None => (i64::MIN, String::new()),
         };
-        Ok(records)
+        if let Some(reads) = &self.sqlite_reads {
+            return timed("dossier", "list_for_patient", async {
+                reads.read(|db| {
+                    db.prepare_cached(LIST)?
+                        .query_map(
+                            (pseudoniem.as_str(), after_time, after_id.as_str(), limit),
+                            record_from_row,
+                        )?
+                        .collect()
+                })
+            })
+            .await;
+        }
+        Ok(timed(
+            "dossier",
+            "list_for_patient",
+            sqlx::query_as(LIST)
+                .bind(pseudoniem.as_str())
+                .bind(after_time)
+                .bind(after_id.as_str())
+                .bind(limit)
+                .fetch_all(&self.pool),
+        )
+        .await?)
     }
 
     /// Records the patient's decision on one of their own dossiers; `None`
@@ -122,15 +159,43 @@ impl DossierStore {
         pseudoniem: &Pseudoniem,
         consent: Consent,
     ) -> Result<Option<DossierRecord>, StorageError> {
-        Ok(sqlx::query_as(&format!(
-            "UPDATE dossiers SET consent = $1, update_time = $2 \
+        Ok(timed(
+            "dossier",
+            "set_consent",
+            sqlx::query_as(&format!(
+                "UPDATE dossiers SET consent = $1, update_time = $2 \
              WHERE id = $3 AND pseudoniem = $4 RETURNING {COLUMNS}"
-        ))
-        .bind(consent.as_str())
-        .bind(now_millis())
-        .bind(id.to_string())
-        .bind(pseudoniem.as_str())
-        .fetch_optional(&self.pool)
+            ))
+            .bind(consent.as_str())
+            .bind(now_millis())
+            .bind(id.to_string())
+            .bind(pseudoniem.as_str())
+            .fetch_optional(&self.pool),
+        )
         .await?)
     }
+}
+
+/// A row of the `SELECT {COLUMNS}` above, read by rusqlite: the same checks
+/// as the `sqlx::FromRow` derive on [`DossierRecord`].
+fn record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DossierRecord> {
+    fn parsed<T: TryFrom<String, Error = &'static str>>(
+        row: &rusqlite::Row<'_>,
+        index: usize,
+    ) -> rusqlite::Result<T> {
+        T::try_from(row.get::<_, String>(index)?).map_err(|problem| {
+            rusqlite::Error::FromSqlConversionFailure(
+                index,
+                rusqlite::types::Type::Text,
+                problem.into(),
+            )
+        })
+    }
+    Ok(DossierRecord {
+        id: parsed(row, 0)?,
+        company_name: parsed(row, 1)?,
+        consent: parsed(row, 2)?,
+        create_time: row.get(3)?,
+        update_time: row.get(4)?,
+    })
 }

@@ -4,7 +4,7 @@ use sqlx::AnyPool;
 
 use super::credentials::StoredHash;
 use crate::ids::{CompanyName, Pseudoniem};
-use crate::storage::{Inserted, StorageError, now_millis};
+use crate::storage::{Inserted, StorageError, now_millis, timed};
 
 /// A patient row, as sign-in and the profile need it.
 #[derive(Debug, sqlx::FromRow)]
@@ -43,18 +43,21 @@ impl IdentityStore {
     }
 
     pub async fn patient_exists(&self, pseudoniem: &Pseudoniem) -> Result<bool, StorageError> {
-        let found: Option<String> =
+        let found: Option<String> = timed(
+            "identity",
+            "patient_exists",
             sqlx::query_scalar("SELECT pseudoniem FROM patients WHERE pseudoniem = $1")
                 .bind(pseudoniem.as_str())
-                .fetch_optional(&self.pool)
-                .await?;
+                .fetch_optional(&self.pool),
+        )
+        .await?;
         Ok(found.is_some())
     }
 
     /// Inserts a patient; the primary key settles a race between two
     /// registrations of one BSN.
     pub async fn insert_patient(&self, patient: NewPatient<'_>) -> Result<Inserted, StorageError> {
-        let result = sqlx::query(
+        let result = timed("identity", "insert_patient", sqlx::query(
             "INSERT INTO patients (pseudoniem, first_name, last_name, password_hash, created_at) \
              VALUES ($1, $2, $3, $4, $5)",
         )
@@ -63,7 +66,7 @@ impl IdentityStore {
         .bind(patient.last_name)
         .bind(patient.password_hash.as_str())
         .bind(now_millis())
-        .execute(&self.pool)
+        .execute(&self.pool))
         .await;
         Inserted::from_result(result)
     }
@@ -72,11 +75,15 @@ impl IdentityStore {
         &self,
         pseudoniem: &Pseudoniem,
     ) -> Result<Option<PatientRecord>, StorageError> {
-        Ok(sqlx::query_as(
-            "SELECT first_name, last_name, password_hash FROM patients WHERE pseudoniem = $1",
+        Ok(timed(
+            "identity",
+            "patient",
+            sqlx::query_as(
+                "SELECT first_name, last_name, password_hash FROM patients WHERE pseudoniem = $1",
+            )
+            .bind(pseudoniem.as_str())
+            .fetch_optional(&self.pool),
         )
-        .bind(pseudoniem.as_str())
-        .fetch_optional(&self.pool)
         .await?)
     }
 
@@ -87,26 +94,32 @@ impl IdentityStore {
         name: &CompanyName,
         secret_hash: &StoredHash,
     ) -> Result<Inserted, StorageError> {
-        let result = sqlx::query(
-            "INSERT INTO companies (id, name, name_key, secret_hash, created_at) \
+        let result = timed(
+            "identity",
+            "insert_company",
+            sqlx::query(
+                "INSERT INTO companies (id, name, name_key, secret_hash, created_at) \
              VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(id.to_string())
+            .bind(name.as_str())
+            .bind(name.key())
+            .bind(secret_hash.as_str())
+            .bind(now_millis())
+            .execute(&self.pool),
         )
-        .bind(id.to_string())
-        .bind(name.as_str())
-        .bind(name.key())
-        .bind(secret_hash.as_str())
-        .bind(now_millis())
-        .execute(&self.pool)
         .await;
         Inserted::from_result(result)
     }
 
     pub async fn company(&self, id: uuid::Uuid) -> Result<Option<CompanyRecord>, StorageError> {
-        Ok(
+        Ok(timed(
+            "identity",
+            "company",
             sqlx::query_as("SELECT name, secret_hash FROM companies WHERE id = $1")
                 .bind(id.to_string())
-                .fetch_optional(&self.pool)
-                .await?,
+                .fetch_optional(&self.pool),
         )
+        .await?)
     }
 }

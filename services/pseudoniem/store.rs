@@ -12,7 +12,7 @@ use sqlx::AnyPool;
 
 use crate::bsn::Bsn;
 use crate::ids::Pseudoniem;
-use crate::storage::{Inserted, StorageError, now_millis};
+use crate::storage::{Inserted, StorageError, now_millis, timed};
 
 /// How many BSNs' pseudoniemen the cache holds (about 150 bytes each).
 const CACHED_PSEUDONIEMEN: usize = 65_536;
@@ -43,14 +43,18 @@ impl PseudoniemStore {
             return Ok((known, Inserted::AlreadyExists));
         }
         let candidate = Pseudoniem::random();
-        let rows = sqlx::query(
-            "INSERT INTO pseudoniemen (bsn, pseudoniem, created_at) VALUES ($1, $2, $3) \
+        let rows = timed(
+            "pseudoniem",
+            "get_or_create",
+            sqlx::query(
+                "INSERT INTO pseudoniemen (bsn, pseudoniem, created_at) VALUES ($1, $2, $3) \
              ON CONFLICT (bsn) DO NOTHING",
+            )
+            .bind(bsn.expose())
+            .bind(candidate.as_str())
+            .bind(now_millis())
+            .execute(&self.pool),
         )
-        .bind(bsn.expose())
-        .bind(candidate.as_str())
-        .bind(now_millis())
-        .execute(&self.pool)
         .await?
         .rows_affected();
         match Inserted::from_rows_affected(rows) {
@@ -70,11 +74,14 @@ impl PseudoniemStore {
         if let Some(known) = self.known.get(bsn) {
             return Ok(Some(known));
         }
-        let stored: Option<String> =
+        let stored: Option<String> = timed(
+            "pseudoniem",
+            "lookup",
             sqlx::query_scalar("SELECT pseudoniem FROM pseudoniemen WHERE bsn = $1")
                 .bind(bsn.expose())
-                .fetch_optional(&self.pool)
-                .await?;
+                .fetch_optional(&self.pool),
+        )
+        .await?;
         let found = stored
             .map(|value| {
                 Pseudoniem::try_from(value)

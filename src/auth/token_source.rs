@@ -25,6 +25,7 @@ use super::issuer::TokenIssuer;
 use crate::proto::identity::v1::IssueInternalTokenRequest;
 use crate::proto::identity::v1::identity_service_client::IdentityServiceClient;
 use crate::settings::ServiceCredential;
+use crate::telemetry::metrics;
 
 /// The longest a refresh may wait before the token's expiry.
 const MAX_REFRESH_MARGIN: Duration = Duration::from_secs(120);
@@ -151,12 +152,14 @@ impl InternalTokenSource {
         let fetched_at = Instant::now();
         let (token, expires_in) = match &self.inner.fetcher {
             Fetcher::SelfSigned(issuer) => {
+                metrics::internal_token_obtained("self_signed");
                 let issued = issuer
                     .issue(INTERNAL_SUBJECT, Role::Internal)
                     .map_err(|_| Status::internal("cannot sign the internal token"))?;
                 (issued.access_token, issued.expires_in)
             }
             Fetcher::Identity(remote) => {
+                metrics::internal_token_obtained("identity");
                 let mut request = tonic::Request::new(IssueInternalTokenRequest {
                     service_name: remote.service_name.clone(),
                     service_secret: remote.credential.expose().to_owned(),

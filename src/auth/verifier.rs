@@ -104,6 +104,7 @@ impl TokenVerifier {
                 });
             }
             self.hits.fetch_add(1, Ordering::Relaxed);
+            crate::telemetry::metrics::token_cache_hit();
             return Ok(Claims::clone(&claims));
         }
         let claims = self.verify_uncached(token, now)?;

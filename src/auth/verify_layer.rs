@@ -37,6 +37,7 @@ use super::error::AuthError;
 use super::verifier::TokenVerifier;
 use super::{AUTHORIZATION, FORWARDED_AUTHORIZATION, FORWARDED_FOR};
 use crate::errors::{Reason, status};
+use crate::telemetry::metrics;
 
 /// Builds [`Verify`] services around a shared verifier.
 #[derive(Clone)]
@@ -95,7 +96,7 @@ where
 
 fn authorize<B>(
     verifier: &TokenVerifier,
-    service: &str,
+    service: &'static str,
     request: &mut Request<B>,
 ) -> Result<(), Status> {
     let path = request.uri().path();
@@ -115,6 +116,7 @@ fn authorize<B>(
                 Some(authenticate(verifier, request.headers(), allowed).map_err(|error| {
                 // The message names the rule that failed, never the token.
                 tracing::info!(reason = %error.reason(), detail = %error, "request refused");
+                metrics::token_verified(service, error.reason().as_str());
                 Status::from(error)
             })?)
             }
@@ -131,6 +133,7 @@ fn authorize<B>(
         headers.remove(FORWARDED_FOR);
     }
     if let Some(caller) = caller {
+        metrics::token_verified(service, "ACCEPTED");
         record_in_span(&caller);
         request.extensions_mut().insert(caller);
     }

@@ -2,6 +2,7 @@
 //!
 //! - [`context`]: what a request carries from the inbound edge to every
 //!   outbound call (request id, deadline, verified caller).
+//! - [`rpc_metrics`]: every RPC counted and timed by method and status.
 //! - [`request_context`]: the outermost server layer that opens the request
 //!   span, fixes the request id and the deadline.
 //! - [`error_info`]: an ErrorInfo on every error, tonic's own included.
@@ -25,6 +26,7 @@ pub mod load_shed;
 pub mod propagate;
 pub mod replicas;
 pub mod request_context;
+pub mod rpc_metrics;
 pub mod server;
 pub mod service;
 pub mod shutdown;

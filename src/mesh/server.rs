@@ -8,10 +8,12 @@
 //! 0. tower-http's sensitive-header layer: `authorization` and
 //!    `x-forwarded-authorization` are redacted from `Debug` and never
 //!    indexed by HPACK, before any layer can see them;
-//! 1. [`RequestContextLayer`]: request id, deadline and span, first so every
+//! 1. [`RpcMetricsLayer`]: counts and times every RPC by method and status
+//!    (only when `METRICS_ADDR` is set), outside the rest so refusals count;
+//! 2. [`RequestContextLayer`]: request id, deadline and span, first so every
 //!    line below is tagged with the request id;
-//! 2. [`LoadShedLayer`]: refuse past the in-flight cap before any work;
-//! 3. [`VerifyLayer`]: authenticate and authorize from the proto's rule,
+//! 3. [`LoadShedLayer`]: refuse past the in-flight cap before any work;
+//! 4. [`VerifyLayer`]: authenticate and authorize from the proto's rule,
 //!    before any handler runs.
 
 use std::sync::Arc;
@@ -28,6 +30,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
 use super::load_shed::LoadShedLayer;
 use super::request_context::RequestContextLayer;
+use super::rpc_metrics::RpcMetricsLayer;
 use super::service::{App, GrpcApp};
 use super::shutdown::drain_within;
 use crate::auth::{FORWARDED_AUTHORIZATION, VerifyLayer};
@@ -104,6 +107,9 @@ async fn serve_grpc(
             http::HeaderName::from_static(FORWARDED_AUTHORIZATION),
         ]))
         .map_request(count(requests))
+        // Outermost but for the redaction: it times what a caller waits for
+        // here, refusals and load-shed answers included.
+        .layer(RpcMetricsLayer)
         // Every log line below carries the request id.
         .layer(RequestContextLayer::new(limits.request_budget))
         // Shed before spending an HMAC on a request we cannot serve.

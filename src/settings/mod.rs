@@ -103,9 +103,8 @@ pub struct Settings {
     pub listen_addr: Option<SocketAddr>,
     /// `WEBSITE_LISTEN_ADDR`: the website's address in `all`.
     pub website_listen_addr: Option<SocketAddr>,
-    /// `METRICS_ADDR`: where Prometheus metrics would be served. Read so a
-    /// bad value is reported; this build serves no metrics yet and says so
-    /// at start-up.
+    /// `METRICS_ADDR`: where Prometheus `/metrics` is served; off unless
+    /// set (`telemetry::metrics`).
     pub metrics_addr: Option<SocketAddr>,
     /// `WEBSITE_TRUST_PROXY`: the website sits behind a reverse proxy whose
     /// `X-Forwarded-For` and `X-Forwarded-Proto` it may believe.

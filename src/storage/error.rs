@@ -2,24 +2,41 @@
 
 use crate::errors::{Reason, status};
 
-/// A storage failure. Its text (sqlx's: it names tables and constraints,
-/// never bound values) is logged when it becomes a status, and never
-/// returned: a caller learns only whether to retry (UNAVAILABLE,
+/// A storage failure. Its text (the driver's: it names tables and
+/// constraints, never bound values) is logged when it becomes a status, and
+/// never returned: a caller learns only whether to retry (UNAVAILABLE,
 /// `STORAGE_UNAVAILABLE`) or not (INTERNAL).
 #[derive(Debug, thiserror::Error)]
-#[error("storage failure: {0}")]
-pub struct StorageError(#[from] sqlx::Error);
+pub enum StorageError {
+    /// Writes, migrations, and every query on PostgreSQL.
+    #[error("storage failure: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    /// The hot SQLite reads ([`super::SqliteReads`]).
+    #[error("storage failure (SQLite read): {0}")]
+    SqliteRead(#[from] rusqlite::Error),
+}
 
 impl StorageError {
     /// Whether retrying later may succeed: the database is unreachable or
     /// busy, rather than the query or the data being wrong.
     pub fn is_transient(&self) -> bool {
-        is_transient(&self.0)
+        match self {
+            StorageError::Sqlx(error) => is_transient(error),
+            StorageError::SqliteRead(error) => matches!(
+                error.sqlite_error_code(),
+                Some(
+                    rusqlite::ErrorCode::DatabaseBusy
+                        | rusqlite::ErrorCode::DatabaseLocked
+                        | rusqlite::ErrorCode::CannotOpen
+                        | rusqlite::ErrorCode::SystemIoFailure
+                )
+            ),
+        }
     }
 
     /// A row that must exist (it was just written) was not found.
     pub fn missing_row() -> Self {
-        Self(sqlx::Error::RowNotFound)
+        Self::Sqlx(sqlx::Error::RowNotFound)
     }
 }
 

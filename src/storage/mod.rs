@@ -14,6 +14,7 @@
 //! pool reconnects by itself.
 
 mod error;
+mod sqlite_reads;
 
 use std::str::FromStr as _;
 use std::time::Duration;
@@ -23,6 +24,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor as _};
 
 pub use error::{Inserted, StorageError, is_transient};
+pub use sqlite_reads::SqliteReads;
 
 #[cfg(test)]
 use crate::settings::DatabaseUrl;
@@ -98,14 +100,29 @@ pub async fn open(config: &StorageConfig, migrator: &Migrator) -> Result<AnyPool
     Ok(pool)
 }
 
-/// `sqlite://path/to/file.db?mode=rwc` → creates `path/to`.
-fn create_parent_dir(url: &str) -> Result<(), sqlx::Error> {
-    let path = url
-        .trim_start_matches("sqlite:")
+/// Inline read connections for the hot reads, when the database is a
+/// SQLite file (see [`SqliteReads`]); `None` for PostgreSQL. Call after
+/// [`open`], which creates the file and its schema.
+pub fn sqlite_reads(config: &StorageConfig) -> Option<std::sync::Arc<SqliteReads>> {
+    let url = config.url.expose();
+    if !url.starts_with("sqlite:") {
+        return None;
+    }
+    SqliteReads::new(std::path::Path::new(sqlite_path(url))).map(std::sync::Arc::new)
+}
+
+/// `sqlite://path/to/file.db?mode=rwc` → `path/to/file.db`.
+fn sqlite_path(url: &str) -> &str {
+    url.trim_start_matches("sqlite:")
         .trim_start_matches("//")
         .split('?')
         .next()
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// `sqlite://path/to/file.db?mode=rwc` → creates `path/to`.
+fn create_parent_dir(url: &str) -> Result<(), sqlx::Error> {
+    let path = sqlite_path(url);
     if path.is_empty() || path == ":memory:" {
         return Ok(());
     }
@@ -116,6 +133,18 @@ fn create_parent_dir(url: &str) -> Result<(), sqlx::Error> {
         std::fs::create_dir_all(parent)?;
     }
     Ok(())
+}
+
+/// Awaits one query of `store` and records its latency as
+/// `toestemming_store_query_seconds{store, query}` (when metrics are on).
+pub async fn timed<T>(store: &'static str, query: &'static str, run: impl Future<Output = T>) -> T {
+    if !crate::telemetry::metrics::enabled() {
+        return run.await;
+    }
+    let started = std::time::Instant::now();
+    let result = run.await;
+    crate::telemetry::metrics::store_query(store, query, started.elapsed());
+    result
 }
 
 /// Milliseconds since the epoch: how timestamps are stored (BIGINT in both
