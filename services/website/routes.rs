@@ -68,7 +68,7 @@ impl Visit {
     pub fn context(&self, caller: Option<&Principal>) -> CallContext {
         CallContext {
             caller: caller.map(|principal| Caller {
-                principal: principal.clone(),
+                principal: std::sync::Arc::new(principal.clone()),
                 on_behalf_of: None,
                 forwarded_for: None,
             }),

@@ -69,10 +69,10 @@ impl Principal {
 #[derive(Debug, Clone)]
 pub struct Caller {
     /// The immediate caller (`authorization`).
-    pub principal: Principal,
+    pub principal: Arc<Principal>,
     /// The end user an Internal caller acts for (`x-forwarded-authorization`),
     /// verified like any token. Only ever set for Internal callers.
-    pub on_behalf_of: Option<Principal>,
+    pub on_behalf_of: Option<Arc<Principal>>,
     /// The end user's network address an Internal caller vouches for
     /// (`x-forwarded-for`): the browser behind the website. Only ever set
     /// for Internal callers.

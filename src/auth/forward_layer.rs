@@ -162,7 +162,7 @@ mod tests {
             jti: None,
         };
         Caller {
-            principal: Principal::new(claims, token),
+            principal: Arc::new(Principal::new(claims, token)),
             on_behalf_of: None,
             forwarded_for: None,
         }

@@ -33,6 +33,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
 use super::AUTHORIZATION;
+use super::caller::Principal;
 use super::claims::{Claims, INTERNAL_SUBJECT, Role};
 use super::error::AuthError;
 use crate::settings::JwtSettings;
@@ -50,8 +51,16 @@ pub struct TokenVerifier {
     leeway_secs: u64,
     max_lifetime_secs: u64,
     /// Tokens that passed, with their claims (see the module docs).
-    verified: quick_cache::sync::Cache<String, Arc<Claims>>,
+    verified: quick_cache::sync::Cache<String, Arc<Verified>>,
     hits: AtomicU64,
+}
+
+/// A token that passed every check, as the cache keeps it: its claims, and
+/// the principal the verify layer hands to handlers, built once per token
+/// so a cache hit allocates nothing.
+struct Verified {
+    claims: Claims,
+    principal: Arc<Principal>,
 }
 
 /// The only header parameters a mesh token may carry. Anything else (`kid`
@@ -95,9 +104,20 @@ impl TokenVerifier {
     /// Errors name the `authorization` header; callers reading another header
     /// re-label them with [`AuthError::for_header`].
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        Ok(self.verified(token)?.claims.clone())
+    }
+
+    /// [`Self::verify`], answering with who the token speaks for: what the
+    /// verify layer puts in a request's [`super::Caller`]. Shared, not
+    /// copied, on every use of the same token.
+    pub fn verify_principal(&self, token: &str) -> Result<Arc<Principal>, AuthError> {
+        Ok(self.verified(token)?.principal.clone())
+    }
+
+    fn verified(&self, token: &str) -> Result<Arc<Verified>, AuthError> {
         let now = jsonwebtoken::get_current_timestamp();
-        if let Some(claims) = self.verified.get(token) {
-            if now >= claims.exp {
+        if let Some(verified) = self.verified.get(token) {
+            if now >= verified.claims.exp {
                 self.verified.remove(token);
                 return Err(AuthError::Expired {
                     header: AUTHORIZATION,
@@ -105,12 +125,15 @@ impl TokenVerifier {
             }
             self.hits.fetch_add(1, Ordering::Relaxed);
             crate::telemetry::metrics::token_cache_hit();
-            return Ok(Claims::clone(&claims));
+            return Ok(verified);
         }
         let claims = self.verify_uncached(token, now)?;
-        self.verified
-            .insert(token.to_owned(), Arc::new(claims.clone()));
-        Ok(claims)
+        let verified = Arc::new(Verified {
+            principal: Arc::new(Principal::new(claims.clone(), token)),
+            claims,
+        });
+        self.verified.insert(token.to_owned(), verified.clone());
+        Ok(verified)
     }
 
     /// Every check, at time `now` (epoch seconds).
@@ -359,7 +382,11 @@ mod tests {
         let mut expired = claims(now - 900);
         expired.exp = now;
         let token = "a.b.c";
-        v.verified.insert(token.to_owned(), Arc::new(expired));
+        let verified = Verified {
+            principal: Arc::new(Principal::new(expired.clone(), token)),
+            claims: expired,
+        };
+        v.verified.insert(token.to_owned(), Arc::new(verified));
         assert_eq!(
             v.verify(token),
             Err(AuthError::Expired {

@@ -31,7 +31,7 @@ use tower::{Layer, Service};
 
 use super::access::{AccessRule, access_rule};
 use super::bearer::read_bearer;
-use super::caller::{Caller, Principal};
+use super::caller::Caller;
 use super::claims::Role;
 use super::error::AuthError;
 use super::verifier::TokenVerifier;
@@ -149,14 +149,14 @@ fn authenticate(
     let token = read_bearer(headers, AUTHORIZATION)?.ok_or(AuthError::Missing {
         header: AUTHORIZATION,
     })?;
-    let claims = verifier.verify(token)?;
-    if !allowed.contains(&claims.role) {
+    let principal = verifier.verify_principal(token)?;
+    if !allowed.contains(&principal.role) {
         return Err(AuthError::RoleNotAllowed {
-            role: claims.role,
+            role: principal.role,
             allowed,
         });
     }
-    let internal = claims.role == Role::Internal;
+    let internal = principal.role == Role::Internal;
     // Only the mesh's own services may speak for someone else; from anyone
     // else the header is not even read.
     let forwarded = if internal {
@@ -165,16 +165,15 @@ fn authenticate(
         None
     };
     let on_behalf_of = match forwarded {
-        Some(forwarded) => {
-            let end_user = verifier
-                .verify(forwarded)
-                .map_err(|error| error.for_header(FORWARDED_AUTHORIZATION))?;
-            Some(Principal::new(end_user, forwarded))
-        }
+        Some(forwarded) => Some(
+            verifier
+                .verify_principal(forwarded)
+                .map_err(|error| error.for_header(FORWARDED_AUTHORIZATION))?,
+        ),
         None => None,
     };
     Ok(Caller {
-        principal: Principal::new(claims, token),
+        principal,
         on_behalf_of,
         forwarded_for: if internal {
             forwarded_for(headers)

@@ -58,10 +58,17 @@ impl Replica {
         health.down_until.is_none_or(|until| now >= until)
     }
 
+    /// Leaves the replica out for its next penalty. The calls in flight on
+    /// a connection that breaks all fail together; they are one event, so
+    /// while the replica is already left out they change nothing.
     fn mark_down(&self) {
         let mut health = self.health.lock().expect("replica health lock");
+        let now = Instant::now();
+        if health.down_until.is_some_and(|until| now < until) {
+            return;
+        }
         health.penalty = (health.penalty * 2).clamp(FIRST_PENALTY, MAX_PENALTY);
-        health.down_until = Some(Instant::now() + health.penalty);
+        health.down_until = Some(now + health.penalty);
         tracing::warn!(replica = %self.address, penalty_ms = health.penalty.as_millis() as u64, "replica unreachable; leaving it out");
     }
 
@@ -307,8 +314,14 @@ mod tests {
         }
         assert_eq!(set.pick().len(), 2, "nothing up: try them all");
         all[0].mark_down();
-        let health = all[0].health.lock().unwrap();
-        assert_eq!(health.penalty, FIRST_PENALTY * 2);
+        assert_eq!(
+            all[0].health.lock().unwrap().penalty,
+            FIRST_PENALTY,
+            "failures while it is left out are the same event"
+        );
+        tokio::time::advance(FIRST_PENALTY).await;
+        all[0].mark_down();
+        assert_eq!(all[0].health.lock().unwrap().penalty, FIRST_PENALTY * 2);
     }
 
     #[tokio::test]

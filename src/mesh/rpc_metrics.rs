@@ -5,8 +5,9 @@
 //! waits for here, refusals and load-shed answers included. The status of a
 //! refused call is in the response headers; that of an answered one is in
 //! the trailers at the end of the body, so the body is watched for them. A
-//! body dropped before its trailers (the caller went away) counts as
-//! CANCELLED.
+//! call cut off before its status (the caller reset the stream, or the
+//! connection went) counts as CANCELLED, as the gRPC spec names it, so an
+//! alert on error codes does not count callers that left.
 //!
 //! With no metrics recorder installed the layer only wraps the body.
 
@@ -81,7 +82,7 @@ where
         });
         ResponseFuture {
             inner: self.inner.call(request),
-            pending,
+            outcome: Outcome(pending),
         }
     }
 }
@@ -103,7 +104,8 @@ pin_project! {
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,
-        pending: Option<Pending>,
+        // Dropped unanswered (the caller went away): CANCELLED.
+        outcome: Outcome,
     }
 }
 
@@ -120,22 +122,18 @@ where
             Err(error) => {
                 // The transport answers for us; tonic's own services never
                 // fail here.
-                if let Some(pending) = this.pending.take() {
-                    pending.finish("INTERNAL");
-                }
+                this.outcome.finish("INTERNAL");
                 return Poll::Ready(Err(error));
             }
         };
-        let mut pending = this.pending.take();
         if let Some(code) = status_code(response.headers()) {
             // A trailers-only answer: the status is already here.
-            if let Some(pending) = pending.take() {
-                pending.finish(code);
-            }
+            this.outcome.finish(code);
         }
+        let outcome = Outcome(this.outcome.0.take());
         Poll::Ready(Ok(response.map(|body| MeteredBody {
             inner: body,
-            outcome: Outcome(pending),
+            outcome,
         })))
     }
 }
@@ -183,9 +181,8 @@ impl<B: http_body::Body> http_body::Body for MeteredBody<B> {
                         .finish(status_code(trailers).unwrap_or("UNKNOWN"));
                 }
             }
-            Some(Err(_)) => this.outcome.finish("INTERNAL"),
-            // A body that ends without trailers broke the gRPC protocol.
-            None => this.outcome.finish("UNKNOWN"),
+            // Cut off before the status: the stream or connection is gone.
+            Some(Err(_)) | None => this.outcome.finish("CANCELLED"),
         }
         Poll::Ready(frame)
     }

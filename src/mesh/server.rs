@@ -138,8 +138,6 @@ async fn serve_grpc(
 
     let serving = Server::builder()
         .max_concurrent_streams(limits.max_concurrent_streams)
-        .concurrency_limit_per_connection(limits.max_requests_per_connection)
-        .load_shed(true)
         // A backstop only: the request-context layer enforces the budget
         // first, answering DEADLINE_EXCEEDED rather than tonic's CANCELLED.
         .timeout(limits.request_budget + Duration::from_secs(1))

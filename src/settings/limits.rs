@@ -10,10 +10,13 @@ use std::time::Duration;
 pub struct ServerLimits {
     /// Largest message decoded or encoded, per message.
     pub max_message_bytes: usize,
-    /// HTTP/2 streams per connection (tonic sets no limit unless told).
+    /// HTTP/2 streams per connection (tonic sets no limit unless told): the
+    /// bound on requests at once per connection. (A tonic concurrency limit
+    /// per connection on top of it, with shedding, raced the protocol's own
+    /// count: a permit is released a moment after the client sees its
+    /// stream end, so a busy multiplexed connection, such as Dossier's one
+    /// connection to Pseudoniem, had streams it rightly opened refused.)
     pub max_concurrent_streams: u32,
-    /// Requests handled at once per connection; more are shed.
-    pub max_requests_per_connection: usize,
     /// Requests in flight on the whole server; more are answered
     /// RESOURCE_EXHAUSTED at once.
     pub max_in_flight: usize,
@@ -23,7 +26,12 @@ pub struct ServerLimits {
     pub keepalive_interval: Duration,
     pub keepalive_timeout: Duration,
     /// Streams a client may reset before they are answered (the "rapid
-    /// reset" guard).
+    /// reset" guard); past it the connection is closed. As many as the
+    /// streams a connection may have open: a client of the mesh (Dossier
+    /// multiplexes all its calls to Pseudoniem on one connection) may
+    /// rightly cancel every call it has in flight at once, when its own
+    /// callers go away, and must not lose the connection for it. The
+    /// attack still buys no more than one connection's worth of streams.
     pub max_pending_reset_streams: usize,
     /// Largest header block (metadata) accepted.
     pub max_header_list_bytes: u32,
@@ -39,12 +47,11 @@ impl Default for ServerLimits {
         Self {
             max_message_bytes: 64 * 1024,
             max_concurrent_streams: 128,
-            max_requests_per_connection: 128,
             max_in_flight: 1024,
             request_budget: Duration::from_secs(30),
             keepalive_interval: Duration::from_secs(30),
             keepalive_timeout: Duration::from_secs(10),
-            max_pending_reset_streams: 32,
+            max_pending_reset_streams: 128,
             max_header_list_bytes: 16 * 1024,
             drain_grace: Duration::from_secs(5),
         }
