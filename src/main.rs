@@ -4,6 +4,13 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
+/// mimalloc rather than glibc's malloc: a request allocates a few dozen
+/// small, short-lived objects (headers, futures, messages) across two
+/// threads, and glibc's allocator took about 12% of the CPU of a
+/// CheckPermission under load (`docs/benchmarks.md`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     toestemming::telemetry::init();
