@@ -322,6 +322,19 @@ else
     echo "the deployment test FAILED" >&2
 fi
 
+section "benchmark smoke run (scripts/bench.py --quick on the debug build; figures printed, not asserted)"
+# It proves the harness works and that the mesh answers every call of a
+# short load OK (h2load cannot see gRPC errors; the script reads them from
+# /metrics). Timings are not judged: this is a debug build on a CI machine.
+if require_free "$IDENTITY_ADDR" "$PSEUDONIEM_ADDR" "$DOSSIER_ADDR" "$WEBSITE_ADDR" \
+    127.0.0.1:9090 127.0.0.1:50061 127.0.0.1:50062 &&
+    "$PYTHON" scripts/bench.py --quick --bin target/debug; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+    echo "the benchmark smoke run FAILED" >&2
+fi
+
 echo
 echo "walkthrough: $passed passed, $failed failed"
 ((failed == 0))
