@@ -140,7 +140,9 @@ impl TokenVerifier {
     /// nothing in a payload is parsed unless its signature is right.
     fn verify_uncached(&self, token: &str, now: u64) -> Result<Claims, AuthError> {
         let fail = |problem| AuthError::invalid(AUTHORIZATION, problem);
-        // The bearer parser let through three non-empty segments only.
+        if !super::bearer::is_compact_jws(token) {
+            return Err(fail("the token is not a compact JWS"));
+        }
         let (message, signature) = token
             .rsplit_once('.')
             .ok_or_else(|| fail("the token is malformed"))?;
