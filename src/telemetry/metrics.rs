@@ -4,7 +4,9 @@
 //! text format; this module only names what is recorded and serves it.
 //! Until [`serve`] installs the recorder nothing is recorded: every helper
 //! below returns after one relaxed load, so a service without `METRICS_ADDR`
-//! pays for metrics with a branch.
+//! pays for metrics with a branch. With it, a hot-path helper finds its
+//! series' handles in a small map of its own (handles are only made once
+//! the recorder is in, so none is ever a no-op handle).
 //!
 //! | metric | labels | recorded by |
 //! |---|---|---|
@@ -23,7 +25,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -152,6 +154,46 @@ pub async fn serve(listener: TcpListener, shutdown: CancellationToken) -> crate:
     Ok(())
 }
 
+/// Metric handles by their labels, so a hot path looks a series up in a
+/// small map keyed by the addresses of its `&'static str` labels instead of
+/// building and hashing a `metrics::Key` (name and label strings) per call.
+/// Every label value is one of a fixed set, so the map stays small.
+struct Handles<T> {
+    by_labels: RwLock<HashMap<[usize; 3], T>>,
+}
+
+impl<T: Clone> Handles<T> {
+    const fn new() -> Self {
+        Self {
+            by_labels: RwLock::new(HashMap::with_hasher(foldhash::fast::FixedState::with_seed(
+                0,
+            ))),
+        }
+    }
+
+    fn get(&self, labels: [&'static str; 3], make: impl FnOnce() -> T) -> T {
+        // Two equal strings at different addresses only make two handles
+        // of one series: the recorder keys series by their text.
+        let key = labels.map(|label| label.as_ptr() as usize);
+        if let Some(handle) = self
+            .by_labels
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return handle.clone();
+        }
+        let handle = make();
+        self.by_labels
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, handle.clone());
+        handle
+    }
+}
+
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+
 /// One RPC answered.
 pub fn rpc_handled(
     service: &'static str,
@@ -159,31 +201,44 @@ pub fn rpc_handled(
     code: &'static str,
     took: Duration,
 ) {
+    static RPCS: Handles<(metrics::Counter, metrics::Histogram)> = Handles::new();
     if !enabled() {
         return;
     }
-    let labels = [
-        ("grpc_service", service),
-        ("grpc_method", method),
-        ("grpc_code", code),
-    ];
-    metrics::counter!(names::RPC_HANDLED, &labels).increment(1);
-    metrics::histogram!(names::RPC_SECONDS, &labels).record(took.as_secs_f64());
+    let (count, time) = RPCS.get([service, method, code], || {
+        let labels = [
+            ("grpc_service", service),
+            ("grpc_method", method),
+            ("grpc_code", code),
+        ];
+        (
+            metrics::counter!(names::RPC_HANDLED, &labels),
+            metrics::histogram!(names::RPC_SECONDS, &labels),
+        )
+    });
+    count.increment(1);
+    time.record(took.as_secs_f64());
 }
 
 /// One bearer token checked: `outcome` is `ACCEPTED` or the ErrorInfo reason.
 pub fn token_verified(service: &'static str, outcome: &'static str) {
+    static OUTCOMES: Handles<metrics::Counter> = Handles::new();
     if !enabled() {
         return;
     }
-    metrics::counter!(names::TOKEN_VERIFICATIONS, "grpc_service" => service, "outcome" => outcome)
+    OUTCOMES
+        .get([service, outcome, ""], || {
+            metrics::counter!(names::TOKEN_VERIFICATIONS, "grpc_service" => service, "outcome" => outcome)
+        })
         .increment(1);
 }
 
 /// One verification answered from the cache.
 pub fn token_cache_hit() {
+    static HITS: OnceLock<metrics::Counter> = OnceLock::new();
     if enabled() {
-        metrics::counter!(names::TOKEN_CACHE_HITS).increment(1);
+        HITS.get_or_init(|| metrics::counter!(names::TOKEN_CACHE_HITS))
+            .increment(1);
     }
 }
 
@@ -196,8 +251,12 @@ pub fn internal_token_obtained(source: &'static str) {
 
 /// One storage query's latency.
 pub fn store_query(store: &'static str, query: &'static str, took: Duration) {
+    static QUERIES: Handles<metrics::Histogram> = Handles::new();
     if enabled() {
-        metrics::histogram!(names::STORE_QUERY_SECONDS, "store" => store, "query" => query)
+        QUERIES
+            .get([store, query, ""], || {
+                metrics::histogram!(names::STORE_QUERY_SECONDS, "store" => store, "query" => query)
+            })
             .record(took.as_secs_f64());
     }
 }
