@@ -187,10 +187,11 @@ pub fn status_retry_after(reason: Reason, message: impl Into<String>, after: Dur
     Status::with_error_details(reason.code(), message, details)
 }
 
-/// The `ErrorInfo.reason` of an error that carries none, because tonic
-/// itself raised it (an undecodable or oversized message, an unknown
-/// compression): the code's canonical name, e.g. `OUT_OF_RANGE`.
-pub fn fallback_reason(code: Code) -> &'static str {
+/// A gRPC code's canonical name, e.g. `OUT_OF_RANGE`: the `ErrorInfo.reason`
+/// of an error that carries none because tonic itself raised it (an
+/// undecodable or oversized message, an unknown compression), and the
+/// `grpc_code` label of the RPC metrics.
+pub fn code_name(code: Code) -> &'static str {
     match code {
         Code::Ok => "OK",
         Code::Cancelled => "CANCELLED",

@@ -16,7 +16,7 @@ use http::HeaderMap;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt as _};
 
-use crate::errors::{DOMAIN, fallback_reason};
+use crate::errors::{DOMAIN, code_name};
 
 const GRPC_STATUS: &str = "grpc-status";
 const GRPC_STATUS_DETAILS: &str = "grpc-status-details-bin";
@@ -37,11 +37,7 @@ pub fn ensure_error_info(headers: &mut HeaderMap) {
     let with_info = Status::with_error_details(
         code,
         status.message(),
-        ErrorDetails::with_error_info(
-            fallback_reason(code),
-            DOMAIN,
-            std::collections::HashMap::new(),
-        ),
+        ErrorDetails::with_error_info(code_name(code), DOMAIN, std::collections::HashMap::new()),
     );
     // Only fails for a message that cannot be a header, and this one came
     // from a header.
