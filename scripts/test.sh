@@ -326,6 +326,9 @@ section "benchmark smoke run (scripts/bench.py --quick on the debug build; figur
 # It proves the harness works and that the mesh answers every call of a
 # short load OK (h2load cannot see gRPC errors; the script reads them from
 # /metrics). Timings are not judged: this is a debug build on a CI machine.
+# `cargo test --all-targets` builds examples as tests, not as programs, so
+# the bare hop is built here (with the same features: no rebuild of deps).
+cargo build --example bare_hop
 if require_free "$IDENTITY_ADDR" "$PSEUDONIEM_ADDR" "$DOSSIER_ADDR" "$WEBSITE_ADDR" \
     127.0.0.1:9090 127.0.0.1:50061 127.0.0.1:50062 &&
     "$PYTHON" scripts/bench.py --quick --bin target/debug; then

@@ -41,6 +41,25 @@ pub enum Command {
         /// e.g. http://127.0.0.1:50051 or http://127.0.0.1:8080/healthz
         url: Option<String>,
     },
+    /// Offline tools for the mesh's tokens.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum TokenAction {
+    /// Prints a token's header and claims and the verdict of the verifier
+    /// the services use, with the configured JWT_SECRET_KEY: jwt.io,
+    /// offline. Never prints the token, its signature or a key. Exits 0
+    /// when the token is accepted, 1 otherwise.
+    Inspect {
+        /// The token, or `Bearer <token>`. Without it (or with `-`) it is
+        /// read from standard input, which keeps it out of shell history
+        /// and process listings.
+        token: Option<String>,
+    },
 }
 
 /// Runs the chosen command until Ctrl-C or SIGTERM.
@@ -57,6 +76,9 @@ pub async fn run(cli: Cli) -> crate::Result<()> {
             });
             return crate::healthcheck::check(&url).await;
         }
+        Command::Token {
+            action: TokenAction::Inspect { token },
+        } => return inspect_token(&settings, token),
         Command::All => None,
         Command::Identity => Some(ServiceKind::Identity),
         Command::Pseudoniem => Some(ServiceKind::Pseudoniem),
@@ -65,9 +87,16 @@ pub async fn run(cli: Cli) -> crate::Result<()> {
     };
     let shutdown = crate::mesh::shutdown::on_signal();
     if let Some(address) = settings.metrics_addr {
-        // Bound before any service starts, so a taken port fails the start.
+        // Bound and installed before any service starts, so a taken port
+        // fails the start and the first request is already counted.
         let listener = crate::launch::bind(address).await?;
-        tokio::spawn(crate::telemetry::metrics::serve(listener, shutdown.clone()));
+        crate::telemetry::metrics::install()?;
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(error) = crate::telemetry::metrics::serve(listener, stop).await {
+                tracing::error!(%error, "the metrics endpoint stopped");
+            }
+        });
     }
     let Some(kind) = kind else {
         return run_all(settings, shutdown).await;
@@ -113,4 +142,29 @@ async fn run_all(
         .await?
         .wait()
         .await
+}
+
+/// `toestemming token inspect`: see [`crate::auth::inspect`].
+fn inspect_token(settings: &Settings, token: Option<String>) -> crate::Result<()> {
+    let token = match token.filter(|token| token != "-") {
+        Some(token) => token,
+        None => {
+            use std::io::Read as _;
+            // A token is at most MAX_TOKEN_BYTES; a little more for `Bearer `.
+            let limit = crate::auth::bearer::MAX_TOKEN_BYTES as u64 + 64;
+            let mut read = String::new();
+            std::io::stdin().take(limit).read_to_string(&mut read)?;
+            read
+        }
+    };
+    let verifier = settings.jwt.as_ref().map(crate::auth::TokenVerifier::new);
+    let inspection = crate::auth::inspect::inspect(&token, verifier.as_ref());
+    print!(
+        "{}",
+        inspection.render(jsonwebtoken::get_current_timestamp())
+    );
+    match inspection.verdict {
+        crate::auth::inspect::Verdict::Accepted(_) => Ok(()),
+        _ => Err("the token is not accepted".into()),
+    }
 }

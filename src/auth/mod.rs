@@ -21,6 +21,7 @@ pub mod caller;
 pub mod claims;
 pub mod error;
 pub mod forward_layer;
+pub mod inspect;
 pub mod issuer;
 pub mod token_source;
 pub mod verifier;

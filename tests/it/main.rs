@@ -24,6 +24,7 @@ mod metrics;
 mod postgres;
 mod replicas;
 mod request_ids;
+mod token_inspect;
 mod token_verification;
 mod transport_bounds;
 mod walkthrough;
