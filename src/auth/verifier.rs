@@ -52,6 +52,8 @@ pub const CACHED_TOKENS: usize = 4096;
 /// Verifies tokens with the shared key. Cheap to share behind an `Arc`.
 pub struct TokenVerifier {
     key: DecodingKey,
+    /// The key before the last rotation, while its tokens may still live.
+    previous: Option<PreviousKey>,
     issuer: String,
     audience: String,
     leeway_secs: u64,
@@ -59,6 +61,22 @@ pub struct TokenVerifier {
     /// Tokens that passed, with their claims (see the module docs).
     verified: quick_cache::sync::Cache<String, Arc<Verified>>,
     hits: AtomicU64,
+}
+
+/// `JWT_PREVIOUS_SECRET_KEY`, as the verifier holds it: the key, and until
+/// when tokens signed with it are accepted.
+///
+/// Two token lifetimes from this process's start: one for the rolling
+/// restart to reach Identity (restarted last, it signs with the old key
+/// until then), one for the last token it signed so to expire. Past that,
+/// nothing signed with the old key can be unexpired. (Asking that such a
+/// token be issued before this start would add nothing: whoever holds the
+/// old key can backdate `iat`; and it would refuse what the not yet
+/// restarted Identity rightly issues during the roll.)
+struct PreviousKey {
+    key: DecodingKey,
+    /// Epoch seconds.
+    accepted_until: u64,
 }
 
 /// A token that passed every check, as the cache keeps it: its claims, and
@@ -81,9 +99,15 @@ struct AllowedHeader {
 
 impl TokenVerifier {
     pub fn new(settings: &JwtSettings) -> Self {
+        let now = jsonwebtoken::get_current_timestamp();
         Self {
             key: DecodingKey::from_secret(settings.secret.expose())
                 .expect("an HMAC key from bytes cannot fail"),
+            previous: settings.previous_secret.as_ref().map(|secret| PreviousKey {
+                key: DecodingKey::from_secret(secret.expose())
+                    .expect("an HMAC key from bytes cannot fail"),
+                accepted_until: now + 2 * settings.lifetime.as_secs(),
+            }),
             issuer: settings.issuer.clone(),
             audience: settings.audience.clone(),
             leeway_secs: settings.leeway.as_secs(),
@@ -150,13 +174,17 @@ impl TokenVerifier {
             .split_once('.')
             .ok_or_else(|| fail("the token is malformed"))?;
         check_header(header).map_err(fail)?;
-        let authentic = jsonwebtoken::crypto::verify(
-            signature,
-            message.as_bytes(),
-            &self.key,
-            Algorithm::HS256,
-        )
-        .unwrap_or(false);
+        let signed_with = |key| {
+            jsonwebtoken::crypto::verify(signature, message.as_bytes(), key, Algorithm::HS256)
+                .unwrap_or(false)
+        };
+        // The previous key is tried only while its window is open, and only
+        // after the current one failed: it costs a second HMAC for forgeries
+        // during a rotation, nothing otherwise.
+        let authentic = signed_with(&self.key)
+            || self.previous.as_ref().is_some_and(|previous| {
+                now < previous.accepted_until && signed_with(&previous.key)
+            });
         if !authentic {
             return Err(fail("the signature does not verify"));
         }
@@ -382,6 +410,46 @@ mod tests {
         trailing.extend_from_slice(b" garbage");
         assert!(v.verify(&signed(&trailing)).is_err());
         assert!(v.verify(&signed(b"not json")).is_err());
+    }
+
+    /// A verifier on a new key whose previous key is the test key `signed`
+    /// uses: the state just after a rotation.
+    fn rotated() -> TokenVerifier {
+        let mut settings = JwtSettings::with_secret(SigningSecret::new(vec![8u8; 32]).unwrap());
+        settings.previous_secret = Some(SigningSecret::new(vec![7u8; 32]).unwrap());
+        TokenVerifier::new(&settings)
+    }
+
+    #[test]
+    fn after_a_rotation_tokens_of_the_previous_key_live_out_their_lifetime() {
+        let token = signed(&payload(b"x"));
+        assert!(
+            rotated().verify(&token).is_ok(),
+            "issued before the rotation"
+        );
+
+        let without = TokenVerifier::new(&JwtSettings::with_secret(
+            SigningSecret::new(vec![8u8; 32]).unwrap(),
+        ));
+        assert_eq!(
+            without.verify(&token),
+            Err(AuthError::invalid(
+                AUTHORIZATION,
+                "the signature does not verify"
+            )),
+            "no previous key configured"
+        );
+
+        let mut closed = rotated();
+        closed.previous.as_mut().unwrap().accepted_until = jsonwebtoken::get_current_timestamp();
+        assert_eq!(
+            closed.verify(&token),
+            Err(AuthError::invalid(
+                AUTHORIZATION,
+                "the signature does not verify"
+            )),
+            "two lifetimes after the rotation the old key is gone"
+        );
     }
 
     #[test]

@@ -21,6 +21,11 @@ pub const MAX_LEEWAY: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone)]
 pub struct JwtSettings {
     pub secret: SigningSecret,
+    /// `JWT_PREVIOUS_SECRET_KEY`: the key before the last rotation. It only
+    /// verifies (nothing is signed with it), and only for two token
+    /// lifetimes after this process starts: one for a rolling restart to
+    /// reach Identity, one for the last token signed with it to expire.
+    pub previous_secret: Option<SigningSecret>,
     pub issuer: String,
     pub audience: String,
     /// `exp - iat` of issued tokens, and the most a verified token may claim.
@@ -34,6 +39,7 @@ impl JwtSettings {
     pub fn with_secret(secret: SigningSecret) -> Self {
         Self {
             secret,
+            previous_secret: None,
             issuer: DEFAULT_ISSUER.into(),
             audience: DEFAULT_AUDIENCE.into(),
             lifetime: TOKEN_LIFETIME,

@@ -37,6 +37,7 @@ pub mod vars {
     pub const JWT_ISSUER: &str = "JWT_ISSUER";
     pub const JWT_AUDIENCE: &str = "JWT_AUDIENCE";
     pub const JWT_LEEWAY_SECONDS: &str = "JWT_LEEWAY_SECONDS";
+    pub const JWT_PREVIOUS_SECRET_KEY: &str = "JWT_PREVIOUS_SECRET_KEY";
     pub const JWT_ALGORITHM: &str = "JWT_ALGORITHM";
     pub const METRICS_ADDR: &str = "METRICS_ADDR";
     pub const INTERNAL_CLIENT_SECRET: &str = "INTERNAL_CLIENT_SECRET";
@@ -338,6 +339,15 @@ impl Reader<'_> {
             None => self.plain(vars::JWT_SECRET_KEY_ALIAS),
         }?;
         let mut jwt = JwtSettings::with_secret(self.check(SigningSecret::new(secret))?);
+        if let Some(previous) = self.secret(vars::JWT_PREVIOUS_SECRET_KEY) {
+            match SigningSecret::new(previous) {
+                Ok(previous) => jwt.previous_secret = Some(previous),
+                Err(_) => self.problems.push(format!(
+                    "{} is shorter than the 32 bytes an HS256 key needs",
+                    vars::JWT_PREVIOUS_SECRET_KEY
+                )),
+            }
+        }
         if let Some(issuer) = self.plain(vars::JWT_ISSUER) {
             jwt.issuer = issuer;
         }
@@ -519,6 +529,26 @@ mod tests {
         assert!(settings(&[("JWT_SECRET_KEY", KEY), ("JWT_LEEWAY_SECONDS", "31")]).is_err());
         let s = settings(&[("JWT_SECRET_KEY", KEY), ("JWT_LEEWAY_SECONDS", "30")]).unwrap();
         assert_eq!(s.jwt.unwrap().leeway, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn a_previous_key_is_read_and_held_to_the_same_length_rule() {
+        const OLD: &str = "the-key-before-the-rotation-of-32-bytes-or-more";
+        let s = settings(&[("JWT_SECRET_KEY", KEY), ("JWT_PREVIOUS_SECRET_KEY", OLD)]).unwrap();
+        assert_eq!(
+            s.jwt.unwrap().previous_secret.unwrap().expose(),
+            OLD.as_bytes()
+        );
+        let error = settings(&[
+            ("JWT_SECRET_KEY", KEY),
+            ("JWT_PREVIOUS_SECRET_KEY", "tiny-k3y"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("JWT_PREVIOUS_SECRET_KEY"), "{error}");
+        assert!(!error.contains("tiny-k3y"), "the value is never repeated");
+        let s = settings(&[("JWT_SECRET_KEY", KEY)]).unwrap();
+        assert!(s.jwt.unwrap().previous_secret.is_none());
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod identity_rules;
 mod input_validation;
 mod internal_tokens;
 mod issued_tokens;
+mod key_rotation;
 mod metrics;
 mod postgres;
 mod replicas;
