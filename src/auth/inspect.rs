@@ -153,12 +153,17 @@ mod tests {
         JwtSettings::with_secret(SigningSecret::new(vec![key; 32]).unwrap())
     }
 
-    #[test]
-    fn a_good_token_is_shown_and_accepted_and_never_printed() {
-        let token = TokenIssuer::new(&settings(1))
+    /// A company token signed with key 1.
+    fn company_token() -> String {
+        TokenIssuer::new(&settings(1))
             .issue("Inspect Zorg", Role::HealthcareCompany)
             .unwrap()
-            .access_token;
+            .access_token
+    }
+
+    #[test]
+    fn a_good_token_is_shown_and_accepted_and_never_printed() {
+        let token = company_token();
         let verifier = TokenVerifier::new(&settings(1));
         let now = jsonwebtoken::get_current_timestamp();
         let report = inspect(&format!("Bearer {token}\n"), Some(&verifier)).render(now);
@@ -178,10 +183,7 @@ mod tests {
 
     #[test]
     fn the_verdict_is_the_verifiers_reason() {
-        let token = TokenIssuer::new(&settings(1))
-            .issue("Inspect Zorg", Role::HealthcareCompany)
-            .unwrap()
-            .access_token;
+        let token = company_token();
         let other_key = TokenVerifier::new(&settings(2));
         let report = inspect(&token, Some(&other_key)).render(0);
         assert!(

@@ -20,14 +20,16 @@
 //! checks here costs half as much for a token not seen before
 //! (`benches/verify.rs`).
 //!
-//! The key and the validation rules are built once, in [`TokenVerifier::new`].
+//! The keys and the expected issuer and audience are read once, in
+//! [`TokenVerifier::new`].
 //!
 //! Tokens that passed are remembered in a bounded cache keyed on the whole
 //! token, as Envoy's jwt_authn does: a caller sends the same token for up to
 //! 15 minutes, and a hit costs a hash and a lookup instead of an HMAC and two
 //! JSON parses. Nothing about a token changes while it is cached except the
-//! clock, so a hit checks `exp` again (strictly); `nbf` and `iat` only grow
-//! more valid with time. The cache belongs to one verifier, and a verifier
+//! clock, so a hit checks `exp` again (strictly), and for a token signed with
+//! the previous key also that key's window; `nbf` and `iat` only grow more
+//! valid with time. The cache belongs to one verifier, and a verifier
 //! to one key: a new key is a new verifier with an empty cache. Refusals are
 //! never cached, so a forged token always pays the full check.
 
@@ -85,6 +87,9 @@ struct PreviousKey {
 struct Verified {
     claims: Claims,
     principal: Arc<Principal>,
+    /// Until when a cache hit may answer for it (epoch seconds): its `exp`,
+    /// or the end of the previous key's window if that came first.
+    usable_until: u64,
 }
 
 /// The only header parameters a mesh token may carry. Anything else (`kid`
@@ -139,20 +144,25 @@ impl TokenVerifier {
     fn verified(&self, token: &str) -> Result<Arc<Verified>, AuthError> {
         let now = jsonwebtoken::get_current_timestamp();
         if let Some(verified) = self.verified.get(token) {
+            if now < verified.usable_until {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                crate::telemetry::metrics::token_cache_hit();
+                return Ok(verified);
+            }
+            self.verified.remove(token);
             if now >= verified.claims.exp {
-                self.verified.remove(token);
                 return Err(AuthError::Expired {
                     header: AUTHORIZATION,
                 });
             }
-            self.hits.fetch_add(1, Ordering::Relaxed);
-            crate::telemetry::metrics::token_cache_hit();
-            return Ok(verified);
+            // The previous key's window closed under it: checked afresh,
+            // it is refused like any token that key signs now.
         }
-        let claims = self.verify_uncached(token, now)?;
+        let (claims, usable_until) = self.verify_uncached(token, now)?;
         let verified = Arc::new(Verified {
             principal: Arc::new(Principal::new(claims.clone(), token)),
             claims,
+            usable_until,
         });
         self.verified.insert(token.to_owned(), verified.clone());
         Ok(verified)
@@ -161,8 +171,9 @@ impl TokenVerifier {
     /// Every check, at time `now` (epoch seconds), each part of the token
     /// decoded once: the header against the allow-list, then the signature
     /// (jsonwebtoken's HMAC, constant-time), and only then the claims, so
-    /// nothing in a payload is parsed unless its signature is right.
-    fn verify_uncached(&self, token: &str, now: u64) -> Result<Claims, AuthError> {
+    /// nothing in a payload is parsed unless its signature is right. Also
+    /// answers until when the token may be answered from the cache.
+    fn verify_uncached(&self, token: &str, now: u64) -> Result<(Claims, u64), AuthError> {
         let fail = |problem| AuthError::invalid(AUTHORIZATION, problem);
         if !super::bearer::is_compact_jws(token) {
             return Err(fail("the token is not a compact JWS"));
@@ -181,16 +192,20 @@ impl TokenVerifier {
         // The previous key is tried only while its window is open, and only
         // after the current one failed: it costs a second HMAC for forgeries
         // during a rotation, nothing otherwise.
-        let authentic = signed_with(&self.key)
-            || self.previous.as_ref().is_some_and(|previous| {
-                now < previous.accepted_until && signed_with(&previous.key)
-            });
-        if !authentic {
-            return Err(fail("the signature does not verify"));
-        }
+        let key_valid_until = if signed_with(&self.key) {
+            u64::MAX
+        } else {
+            match &self.previous {
+                Some(previous) if now < previous.accepted_until && signed_with(&previous.key) => {
+                    previous.accepted_until
+                }
+                _ => return Err(fail("the signature does not verify")),
+            }
+        };
         let claims = decode_claims(payload).map_err(fail)?;
         self.check_claims(&claims, now)?;
-        Ok(claims)
+        let usable_until = claims.exp.min(key_valid_until);
+        Ok((claims, usable_until))
     }
 
     /// Every claim rule, at time `now` (epoch seconds). That each claim is
@@ -450,6 +465,28 @@ mod tests {
             )),
             "two lifetimes after the rotation the old key is gone"
         );
+
+        // Verified while the window was open, cached, asked again after it
+        // closed: the cache does not stretch the window.
+        let mut cached = rotated();
+        assert!(cached.verify(&token).is_ok());
+        cached.previous.as_mut().unwrap().accepted_until = jsonwebtoken::get_current_timestamp();
+        let entry = cached.verified.get(token.as_str()).unwrap();
+        cached.verified.insert(
+            token.clone(),
+            Arc::new(Verified {
+                claims: entry.claims.clone(),
+                principal: entry.principal.clone(),
+                usable_until: jsonwebtoken::get_current_timestamp(),
+            }),
+        );
+        assert_eq!(
+            cached.verify(&token),
+            Err(AuthError::invalid(
+                AUTHORIZATION,
+                "the signature does not verify"
+            ))
+        );
     }
 
     #[test]
@@ -498,6 +535,7 @@ mod tests {
         let token = "a.b.c";
         let verified = Verified {
             principal: Arc::new(Principal::new(expired.clone(), token)),
+            usable_until: expired.exp,
             claims: expired,
         };
         v.verified.insert(token.to_owned(), Arc::new(verified));
