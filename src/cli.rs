@@ -3,8 +3,12 @@
 
 use clap::{Parser, Subcommand};
 
+use crate::auth::keys::{PublicKeySet, SigningKeyRing};
 use crate::launch::{MeshListeners, start_mesh};
-use crate::settings::{JwtSettings, ServiceCredential, ServiceKind, Settings, SigningSecret};
+use crate::settings::{
+    JwtSettings, ServiceCredential, ServiceKind, Settings, SigningKeySource, SigningSecret,
+    TokenKeys,
+};
 
 /// Online Toestemming: healthcare consent over gRPC, with JWTs between
 /// services.
@@ -46,6 +50,31 @@ pub enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Identity's Ed25519 keys for JWT_ALGORITHM=EdDSA, in a directory:
+    /// current.pem (signs), next.pem (published, signs after the next
+    /// rotation), previous.pub.pem (the key before, public half only).
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum KeysAction {
+    /// Makes DIR (mode 0700) with a current and a next key (mode 0600).
+    Generate { dir: std::path::PathBuf },
+    /// Shifts the keys one place: next signs, a new next is made, the
+    /// current key's public half is kept as previous and its private half
+    /// deleted. Then send Identity SIGHUP (or restart it). Refuses within
+    /// one token lifetime of the last rotation unless --force.
+    Rotate {
+        dir: std::path::PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Prints the public key set of DIR as RFC 7517 JSON: a JWT_JWKS_FILE
+    /// for services that should not ask Identity.
+    Jwks { dir: std::path::PathBuf },
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -79,6 +108,7 @@ pub async fn run(cli: Cli) -> crate::Result<()> {
         Command::Token {
             action: TokenAction::Inspect { token },
         } => return inspect_token(&settings, token),
+        Command::Keys { action } => return keys(&settings, action),
         Command::All => None,
         Command::Identity => Some(ServiceKind::Identity),
         Command::Pseudoniem => Some(ServiceKind::Pseudoniem),
@@ -101,6 +131,17 @@ pub async fn run(cli: Cli) -> crate::Result<()> {
     let Some(kind) = kind else {
         return run_all(settings, shutdown).await;
     };
+    if kind != ServiceKind::Identity
+        && matches!(&settings.jwt, Some(jwt) if matches!(&jwt.keys,
+            TokenKeys::Public(public) if public.signing.is_some()))
+    {
+        return Err(format!(
+            "JWT_PRIVATE_KEY_FILE is set, but only Identity signs: the {kind} service verifies \
+             with public keys (Identity's GetJwks, or JWT_JWKS_FILE). Do not give it the \
+             private key."
+        )
+        .into());
+    }
     let listener = crate::launch::bind(settings.listen_addr(kind)).await?;
     crate::launch::start(kind, &settings, listener, shutdown)
         .await?
@@ -114,12 +155,28 @@ async fn run_all(
     mut settings: Settings,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> crate::Result<()> {
-    if settings.jwt.is_none() {
-        tracing::warn!(
-            "JWT_SECRET_KEY is not set: generated a development key for this run only; \
-             tokens will not survive a restart. Set JWT_SECRET_KEY for anything else."
-        );
-        settings.jwt = Some(JwtSettings::with_secret(SigningSecret::generate()));
+    match &mut settings.jwt {
+        None => {
+            tracing::warn!(
+                "JWT_SECRET_KEY is not set: generated a development key for this run only; \
+                 tokens will not survive a restart. Set JWT_SECRET_KEY for anything else."
+            );
+            settings.jwt = Some(JwtSettings::with_secret(SigningSecret::generate()));
+        }
+        Some(JwtSettings {
+            keys: TokenKeys::Public(public),
+            ..
+        }) if public.signing.is_none() => {
+            let ring = SigningKeyRing::generate();
+            tracing::warn!(
+                kid = %ring.current().current.kid,
+                "JWT_ALGORITHM=EdDSA without JWT_PRIVATE_KEY_FILE: generated an Ed25519 signing \
+                 key for this run only; tokens will not survive a restart. Create keys with \
+                 `toestemming keys generate DIR` for anything else."
+            );
+            public.signing = Some(SigningKeySource::Loaded(std::sync::Arc::new(ring)));
+        }
+        Some(_) => {}
     }
     if settings.internal_secret.is_none() {
         tracing::warn!(
@@ -157,7 +214,7 @@ fn inspect_token(settings: &Settings, token: Option<String>) -> crate::Result<()
             read
         }
     };
-    let verifier = settings.jwt.as_ref().map(crate::auth::TokenVerifier::new);
+    let verifier = inspection_verifier(settings)?;
     let inspection = crate::auth::inspect::inspect(&token, verifier.as_ref());
     print!(
         "{}",
@@ -167,4 +224,76 @@ fn inspect_token(settings: &Settings, token: Option<String>) -> crate::Result<()
         crate::auth::inspect::Verdict::Accepted(_) => Ok(()),
         _ => Err("the token is not accepted".into()),
     }
+}
+
+/// The verifier `token inspect` asks, with the configured keys, offline:
+/// the shared key; under EdDSA the key set in `JWT_JWKS_FILE`, or the
+/// public halves of Identity's key files. `None` when no key is set.
+fn inspection_verifier(settings: &Settings) -> crate::Result<Option<crate::auth::TokenVerifier>> {
+    let Some(jwt) = &settings.jwt else {
+        return Ok(None);
+    };
+    let TokenKeys::Public(public) = &jwt.keys else {
+        return Ok(Some(crate::auth::TokenVerifier::new(jwt)));
+    };
+    if let Some(path) = &public.jwks_file {
+        let json = std::fs::read(path)
+            .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+        let set = PublicKeySet::from_json(&json)?;
+        let verifier = crate::auth::TokenVerifier::new(&jwt.verify_only());
+        if let Some(store) = verifier.key_store() {
+            store.replace(set);
+        }
+        return Ok(Some(verifier));
+    }
+    if public.signing.is_some() {
+        let mut jwt = jwt.clone();
+        jwt.load_signing_keys()?;
+        return Ok(Some(crate::auth::TokenVerifier::new(&jwt)));
+    }
+    Ok(None)
+}
+
+/// `toestemming keys`: see [`crate::auth::keys::key_dir`].
+fn keys(settings: &Settings, action: KeysAction) -> crate::Result<()> {
+    use crate::auth::keys::key_dir;
+    let lifetime = settings
+        .jwt
+        .as_ref()
+        .map_or(crate::settings::TOKEN_LIFETIME, |jwt| jwt.lifetime);
+    let (dir, outcome, verb) = match action {
+        KeysAction::Jwks { dir } => {
+            println!("{}", key_dir::jwks(&dir)?.to_json());
+            return Ok(());
+        }
+        KeysAction::Generate { dir } => {
+            let outcome = key_dir::generate(&dir)?;
+            (dir, outcome, "made")
+        }
+        KeysAction::Rotate { dir, force } => {
+            let outcome = key_dir::rotate(&dir, lifetime, force)?;
+            (dir, outcome, "rotated")
+        }
+    };
+    let dir = dir.display();
+    println!("keys {verb} in {dir}");
+    println!(
+        "  signs once Identity loads them:  kid {}",
+        outcome.signing_kid
+    );
+    println!(
+        "  published, signs after the next: kid {}",
+        outcome.next_kid
+    );
+    println!();
+    println!("Identity reads them with:");
+    println!("  JWT_ALGORITHM=EdDSA");
+    println!("  JWT_PRIVATE_KEY_FILE={dir}/current.pem");
+    println!("  JWT_NEXT_PRIVATE_KEY_FILE={dir}/next.pem");
+    println!("  JWT_PREVIOUS_PUBLIC_KEY_FILE={dir}/previous.pub.pem");
+    if verb == "rotated" {
+        println!();
+        println!("Now send Identity SIGHUP (kill -HUP <pid>) or restart it.");
+    }
+    Ok(())
 }

@@ -202,5 +202,27 @@ pub async fn start_mesh(
             }
         }
     }
+    // Under EdDSA the services fetch their key sets from Identity, which
+    // has just started: answer only once every one can judge tokens.
+    for started in mesh.services.values() {
+        let Some(verifier) = &started.handles.verifier else {
+            continue;
+        };
+        if tokio::time::timeout(KEY_SET_WAIT, verifier.ready())
+            .await
+            .is_err()
+        {
+            let kind = started.kind;
+            let _ = mesh.stop().await;
+            return Err(format!(
+                "{kind}: no key set loaded from Identity within {} s",
+                KEY_SET_WAIT.as_secs()
+            )
+            .into());
+        }
+    }
     Ok(mesh)
 }
+
+/// How long [`start_mesh`] waits for every service's key set.
+const KEY_SET_WAIT: std::time::Duration = std::time::Duration::from_secs(30);

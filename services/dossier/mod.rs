@@ -15,12 +15,11 @@ mod grpc;
 mod model;
 mod store;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
 
-use crate::auth::{InternalTokenSource, TokenVerifier};
+use crate::auth::InternalTokenSource;
 use crate::clients::PseudoniemClient;
 use crate::mesh::service::{Built, GrpcApp, Handles, MeshService};
 use crate::proto::dossier::v1::dossier_service_server::DossierServiceServer;
@@ -51,7 +50,7 @@ impl MeshService for Dossier {
 
     fn config(settings: &Settings) -> Result<Config, ConfigError> {
         Ok(Config {
-            jwt: settings.require_jwt()?,
+            jwt: settings.require_jwt(Self::KIND)?,
             storage: settings.storage(Self::KIND),
             identity_url: settings.peers.identity.clone(),
             internal_secret: settings.require_internal_secret(Self::KIND)?,
@@ -76,11 +75,12 @@ impl MeshService for Dossier {
             store::DossierStore::new(pool, crate::storage::sqlite_reads(&config.storage)),
             pseudoniemen,
         );
-        let verifier = Arc::new(TokenVerifier::new(&config.jwt));
+        let verifier = crate::auth::keys::verifier_for(&config.jwt, &config.identity_url)?;
         Ok(Built {
-            app: GrpcApp::new(DossierServiceServer::new(api), verifier).into(),
+            app: GrpcApp::new(DossierServiceServer::new(api), verifier.clone()).into(),
             handles: Handles {
                 internal_tokens: Some(tokens),
+                verifier: Some(verifier.clone()),
                 ..Handles::default()
             },
         })

@@ -16,6 +16,7 @@ use super::error::{
 use super::login_throttle::LoginThrottle;
 use super::store::{IdentityStore, NewPatient};
 use super::validation;
+use crate::auth::keys::SigningKeyRing;
 use crate::auth::{Caller, IssuedToken, Role, TokenIssuer};
 use crate::bsn::Bsn;
 use crate::clients::PseudoniemClient;
@@ -39,6 +40,8 @@ pub struct IdentityApi {
     decoy_password_hash: StoredHash,
     /// Compared against when the company does not exist, for the same reason.
     decoy_secret_hash: StoredHash,
+    /// Under EdDSA, the keys whose public halves GetJwks publishes.
+    signing_keys: Option<Arc<SigningKeyRing>>,
 }
 
 impl IdentityApi {
@@ -48,8 +51,10 @@ impl IdentityApi {
         pseudoniemen: PseudoniemClient,
         internal_secret: ServiceCredential,
         throttle: LoginThrottle,
+        signing_keys: Option<Arc<SigningKeyRing>>,
     ) -> Result<Self, IdentityError> {
         Ok(Self {
+            signing_keys,
             store,
             issuer,
             pseudoniemen,
@@ -297,6 +302,20 @@ impl IdentityService for IdentityApi {
         request: Request<IssueCompanyTokenRequest>,
     ) -> Result<Response<IssueCompanyTokenResponse>, Status> {
         Ok(Response::new(self.issue_company_token(request).await?))
+    }
+
+    async fn get_jwks(
+        &self,
+        _request: Request<GetJwksRequest>,
+    ) -> Result<Response<GetJwksResponse>, Status> {
+        match &self.signing_keys {
+            Some(ring) => Ok(Response::new(ring.current().published.to_proto())),
+            None => Err(crate::errors::status(
+                crate::errors::Reason::NoPublicKeySet,
+                "this deployment signs with the shared HS256 key, which is secret: there is no \
+                 public key set (JWT_ALGORITHM=EdDSA publishes one)",
+            )),
+        }
     }
 
     async fn issue_internal_token(

@@ -7,6 +7,10 @@
 //! - `validation`: field rules;
 //! - `error`: what a call can fail with, answered in one place.
 //!
+//! Under `JWT_ALGORITHM=EdDSA` Identity alone holds a private key; it
+//! publishes the public ones through GetJwks and loads its key files again
+//! on SIGHUP, which is how keys rotate (`docs/security.md`).
+//!
 //! Identity resolves a BSN through Pseudoniem, with an Internal token it
 //! signs for itself, and then forgets the BSN.
 
@@ -22,6 +26,7 @@ use std::time::Duration;
 
 use sqlx::migrate::Migrator;
 
+use crate::auth::keys::KeyReloader;
 use crate::auth::{InternalTokenSource, TokenIssuer, TokenVerifier};
 use crate::clients::PseudoniemClient;
 use crate::mesh::service::{Built, GrpcApp, Handles, MeshService};
@@ -54,8 +59,10 @@ impl MeshService for Identity {
     type Config = Config;
 
     fn config(settings: &Settings) -> Result<Config, ConfigError> {
+        let mut jwt = settings.require_jwt(Self::KIND)?;
+        jwt.load_signing_keys()?;
         Ok(Config {
-            jwt: settings.require_jwt()?,
+            jwt,
             storage: settings.storage(Self::KIND),
             internal_secret: settings.require_internal_secret(Self::KIND)?,
             pseudoniem_url: settings.peers.pseudoniem.clone(),
@@ -67,6 +74,17 @@ impl MeshService for Identity {
     async fn build(config: Config) -> crate::Result<Built> {
         let pool = crate::storage::open(&config.storage, &MIGRATOR).await?;
         let issuer = Arc::new(TokenIssuer::new(&config.jwt));
+        // Under EdDSA, Identity verifies with its own keys' public halves:
+        // it never fetches a key set, it is where key sets come from.
+        let verifier = Arc::new(TokenVerifier::new(&config.jwt));
+        let signing_keys = match (config.jwt.signing_keys(), verifier.key_store()) {
+            (Some(ring), Some(store)) => {
+                let reloader = KeyReloader::new(ring.clone(), store.clone());
+                reloader.reload_on_hangup()?;
+                Some(reloader)
+            }
+            _ => None,
+        };
         let tokens = InternalTokenSource::self_signed(issuer.clone());
         let pseudoniemen = PseudoniemClient::new(
             &config.pseudoniem_url,
@@ -79,13 +97,15 @@ impl MeshService for Identity {
             pseudoniemen,
             config.internal_secret,
             login_throttle::LoginThrottle::new(config.login_throttle),
+            config.jwt.signing_keys().cloned(),
         )
         .await?;
-        let verifier = Arc::new(TokenVerifier::new(&config.jwt));
         Ok(Built {
-            app: GrpcApp::new(IdentityServiceServer::new(api), verifier).into(),
+            app: GrpcApp::new(IdentityServiceServer::new(api), verifier.clone()).into(),
             handles: Handles {
                 internal_tokens: Some(tokens),
+                verifier: Some(verifier.clone()),
+                signing_keys,
                 ..Handles::default()
             },
         })

@@ -15,11 +15,8 @@ mod error;
 mod grpc;
 mod store;
 
-use std::sync::Arc;
-
 use sqlx::migrate::Migrator;
 
-use crate::auth::TokenVerifier;
 use crate::mesh::service::{Built, GrpcApp, Handles, MeshService};
 use crate::proto::pseudoniem::v1::pseudoniem_service_server::PseudoniemServiceServer;
 use crate::settings::{ConfigError, JwtSettings, ServiceKind, Settings};
@@ -36,6 +33,9 @@ pub struct Pseudoniem;
 pub struct Config {
     pub jwt: JwtSettings,
     pub storage: StorageConfig,
+    /// Where the key set comes from under EdDSA (GetJwks); Pseudoniem
+    /// calls Identity for nothing else.
+    pub identity_url: String,
 }
 
 impl MeshService for Pseudoniem {
@@ -44,18 +44,22 @@ impl MeshService for Pseudoniem {
 
     fn config(settings: &Settings) -> Result<Config, ConfigError> {
         Ok(Config {
-            jwt: settings.require_jwt()?,
+            jwt: settings.require_jwt(Self::KIND)?,
             storage: settings.storage(Self::KIND),
+            identity_url: settings.peers.identity.clone(),
         })
     }
 
     async fn build(config: Config) -> crate::Result<Built> {
         let pool = crate::storage::open(&config.storage, &MIGRATOR).await?;
         let api = grpc::PseudoniemApi::new(store::PseudoniemStore::new(pool));
-        let verifier = Arc::new(TokenVerifier::new(&config.jwt));
+        let verifier = crate::auth::keys::verifier_for(&config.jwt, &config.identity_url)?;
         Ok(Built {
+            handles: Handles {
+                verifier: Some(verifier.clone()),
+                ..Handles::default()
+            },
             app: GrpcApp::new(PseudoniemServiceServer::new(api), verifier).into(),
-            handles: Handles::default(),
         })
     }
 }

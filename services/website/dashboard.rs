@@ -129,6 +129,8 @@ enum NotSignedIn {
     Expired,
     /// The cookie is not a patient token: tampered, or from elsewhere.
     Invalid,
+    /// It cannot be judged yet (no key set loaded): keep it, say so.
+    Unavailable,
 }
 
 /// The signed-in patient, or why there is none.
@@ -138,6 +140,7 @@ fn signed_in(state: &Shared, visit: &Visit) -> Result<Principal, NotSignedIn> {
         Session::None => Err(NotSignedIn::Missing),
         Session::Expired => Err(NotSignedIn::Expired),
         Session::Invalid => Err(NotSignedIn::Invalid),
+        Session::Unavailable => Err(NotSignedIn::Unavailable),
     }
 }
 
@@ -146,6 +149,7 @@ fn signed_in(state: &Shared, visit: &Visit) -> Result<Principal, NotSignedIn> {
 fn to_signin(state: &Shared, visit: &Visit, why: NotSignedIn) -> Response {
     let notice = match why {
         NotSignedIn::Missing => return see_other("/signin?notice=signin"),
+        NotSignedIn::Unavailable => return see_other("/signin?notice=unavailable"),
         NotSignedIn::Expired => "expired",
         NotSignedIn::Invalid => "signin",
     };

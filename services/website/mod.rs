@@ -28,10 +28,12 @@ mod session;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::auth::{InternalTokenSource, TokenVerifier};
+use crate::auth::InternalTokenSource;
 use crate::clients::{DossierClient, IdentityClient};
 use crate::mesh::service::{App, Built, Handles, MeshService};
-use crate::settings::{ConfigError, JwtSettings, ServiceCredential, ServiceKind, Settings};
+use crate::settings::{
+    ConfigError, JwtSettings, ServiceCredential, ServiceKind, Settings, SigningSecret,
+};
 
 /// The patient website.
 pub struct Website;
@@ -39,8 +41,12 @@ pub struct Website;
 /// What the website needs.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// To verify the session cookie locally, and to derive the CSRF key.
+    /// To verify the session cookie locally.
     pub jwt: JwtSettings,
+    /// `WEBSITE_CSRF_KEY`: the root of the forms' CSRF key. Unset, it is
+    /// derived from the shared HS256 key, or under EdDSA (no shared key)
+    /// made at random for this process.
+    pub csrf_key: Option<SigningSecret>,
     /// To get its own Internal token, with which it vouches for the
     /// browser's address on sign-in.
     pub internal_secret: ServiceCredential,
@@ -56,7 +62,8 @@ impl MeshService for Website {
 
     fn config(settings: &Settings) -> Result<Config, ConfigError> {
         Ok(Config {
-            jwt: settings.require_jwt()?,
+            jwt: settings.require_jwt(Self::KIND)?,
+            csrf_key: settings.website_csrf_key.clone(),
             internal_secret: settings.require_internal_secret(Self::KIND)?,
             identity_url: settings.peers.identity.clone(),
             dossier_url: settings.peers.dossier.clone(),
@@ -71,9 +78,21 @@ impl MeshService for Website {
             Self::KIND.name(),
             config.internal_secret,
         );
-        let verifier = Arc::new(TokenVerifier::new(&config.jwt));
+        let verifier = crate::auth::keys::verifier_for(&config.jwt, &config.identity_url)?;
+        let csrf_root = match (&config.csrf_key, config.jwt.shared_secret()) {
+            (Some(key), _) => key.clone(),
+            (None, Some(shared)) => shared.clone(),
+            (None, None) => {
+                tracing::info!(
+                    "WEBSITE_CSRF_KEY is not set and there is no shared key (EdDSA): the forms' \
+                     CSRF key is made for this process, so a form opened before a restart is \
+                     refused once; set WEBSITE_CSRF_KEY when more than one website serves"
+                );
+                SigningSecret::generate()
+            }
+        };
         let state = routes::WebsiteState {
-            sessions: session::Sessions::new(&config.jwt, verifier),
+            sessions: session::Sessions::new(&csrf_root, verifier.clone()),
             identity: IdentityClient::new(
                 &config.identity_url,
                 tokens.clone(),
@@ -86,6 +105,7 @@ impl MeshService for Website {
             app: App::Http(routes::router(Arc::new(state))),
             handles: Handles {
                 internal_tokens: Some(tokens),
+                verifier: Some(verifier),
                 ..Handles::default()
             },
         })

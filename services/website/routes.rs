@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -44,6 +44,7 @@ pub fn router(state: Shared) -> Router {
         .route("/consent", post(dashboard::decide))
         .route("/static/style.css", get(stylesheet))
         .route("/healthz", get(health))
+        .route("/.well-known/jwks.json", get(jwks))
         .fallback(not_found)
         // Every response, the 404 and the stylesheet included.
         .layer(axum::middleware::map_response(headers::secure))
@@ -192,12 +193,46 @@ async fn stylesheet() -> Response {
 }
 
 /// For `toestemming healthcheck` and load balancers: the website answers.
-async fn health() -> Response {
+/// `SERVING` once the website can judge sessions (under EdDSA: its key
+/// set is loaded), 503 `NOT_SERVING` before.
+async fn health(State(state): State<Shared>) -> Response {
+    let (status, body) = if state.sessions.is_ready() {
+        (StatusCode::OK, "SERVING")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "NOT_SERVING")
+    };
     (
+        status,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        "SERVING",
+        body,
     )
         .into_response()
+}
+
+/// `GET /.well-known/jwks.json`: the public keys the mesh's tokens verify
+/// with (EdDSA), for verifiers that do not speak gRPC. 404 under HS256,
+/// whose key is secret; 503 until the set is loaded.
+async fn jwks(State(state): State<Shared>) -> Response {
+    match state.sessions.key_set() {
+        None => (
+            StatusCode::NOT_FOUND,
+            "this deployment signs with HS256: no public keys\n",
+        )
+            .into_response(),
+        Some(None) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the key set is not loaded yet\n",
+        )
+            .into_response(),
+        Some(Some(set)) => (
+            [
+                (header::CONTENT_TYPE, "application/jwk-set+json"),
+                (header::CACHE_CONTROL, "public, max-age=300"),
+            ],
+            set.to_json(),
+        )
+            .into_response(),
+    }
 }
 
 #[cfg(test)]

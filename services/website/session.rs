@@ -5,8 +5,9 @@
 //!   expiring with the token). It is never put in a page or a URL. Each
 //!   request verifies it locally with the same verifier every service uses,
 //!   so an expired or tampered cookie is caught here, before any call.
-//! - Every form carries a CSRF token: an HMAC, under a key derived from the
-//!   mesh key, of a random nonce kept in its own `HttpOnly` cookie and of
+//! - Every form carries a CSRF token: an HMAC, under a key derived from
+//!   `WEBSITE_CSRF_KEY` (or the shared HS256 key, or under EdDSA a key made
+//!   for this process), of a random nonce kept in its own `HttpOnly` cookie and of
 //!   the session cookie. A POST whose token does not match is refused with
 //!   403 before anything is done. Binding the token to the session means a
 //!   token from before sign-in or from another session is worthless; the
@@ -23,7 +24,7 @@ use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
 use crate::auth::{AuthError, Principal, Role, TokenVerifier};
-use crate::settings::JwtSettings;
+use crate::settings::SigningSecret;
 
 pub const SESSION_COOKIE: &str = "toestemming_session";
 pub const CSRF_COOKIE: &str = "toestemming_csrf";
@@ -38,6 +39,9 @@ pub enum Session {
     Expired,
     /// A cookie that is not a valid patient token.
     Invalid,
+    /// The keys to judge it are not loaded yet (EdDSA, just started): the
+    /// cookie is kept, nothing is said about it.
+    Unavailable,
 }
 
 /// Reads and writes sessions and CSRF tokens. Cheap to share.
@@ -47,17 +51,30 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    pub fn new(jwt: &JwtSettings, verifier: Arc<TokenVerifier>) -> Self {
-        // A key of its own, derived from the mesh key, so a CSRF token can
-        // never be mistaken for anything signed with the mesh key itself.
+    pub fn new(csrf_root: &SigningSecret, verifier: Arc<TokenVerifier>) -> Self {
+        // A key of its own, derived for this purpose, so a CSRF token can
+        // never be mistaken for anything signed with the root key itself
+        // (under HS256, the mesh key).
         let mut derive =
-            Hmac::<Sha256>::new_from_slice(jwt.secret.expose()).expect("HMAC takes any key");
+            Hmac::<Sha256>::new_from_slice(csrf_root.expose()).expect("HMAC takes any key");
         derive.update(b"toestemming website csrf v1");
         let key = derive.finalize().into_bytes();
         Self {
             verifier,
             csrf_key: Hmac::new_from_slice(&key).expect("HMAC takes any key"),
         }
+    }
+
+    /// Whether sessions can be judged: under EdDSA, once the key set is
+    /// loaded. The website's health says so.
+    pub fn is_ready(&self) -> bool {
+        self.verifier.is_ready()
+    }
+
+    /// The public keys the website verifies with (EdDSA), for
+    /// `/.well-known/jwks.json`.
+    pub fn key_set(&self) -> Option<Option<Arc<crate::auth::keys::PublicKeySet>>> {
+        self.verifier.key_store().map(|store| store.current())
     }
 
     /// The session in `jar`.
@@ -76,6 +93,7 @@ impl Sessions {
             }
             Ok(_) => Session::Invalid,
             Err(AuthError::Expired { .. }) => Session::Expired,
+            Err(AuthError::KeysUnavailable) => Session::Unavailable,
             Err(_) => Session::Invalid,
         }
     }
@@ -174,7 +192,10 @@ mod tests {
 
     fn sessions() -> Sessions {
         let settings = settings();
-        Sessions::new(&settings, Arc::new(TokenVerifier::new(&settings)))
+        Sessions::new(
+            settings.shared_secret().unwrap(),
+            Arc::new(TokenVerifier::new(&settings)),
+        )
     }
 
     fn with_session(jar: CookieJar, token: &str) -> CookieJar {

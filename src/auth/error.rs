@@ -37,6 +37,11 @@ pub enum AuthError {
         role: Role,
         allowed: &'static [Role],
     },
+    /// Under EdDSA, no key set is loaded yet, so the token cannot be judged
+    /// either way: a missing dependency, not a bad credential. Reason
+    /// `KEYS_UNAVAILABLE`, code UNAVAILABLE.
+    #[error("this service has not loaded the keys that verify tokens yet; retry shortly")]
+    KeysUnavailable,
     /// A handler of a protected RPC found no verified caller: the verify
     /// layer is not wired in front of it. A fault of the server, never a
     /// reason to let the call through. Reason `INTERNAL`.
@@ -56,6 +61,7 @@ impl AuthError {
             AuthError::Invalid { .. } => Reason::TokenInvalid,
             AuthError::Expired { .. } => Reason::TokenExpired,
             AuthError::RoleNotAllowed { .. } => Reason::RoleNotAllowed,
+            AuthError::KeysUnavailable => Reason::KeysUnavailable,
             AuthError::NotVerified => Reason::Internal,
         }
     }
@@ -95,7 +101,7 @@ impl From<AuthError> for Status {
                     ("role", role.as_str().to_owned()),
                 ],
             ),
-            AuthError::NotVerified => status_with(reason, message, []),
+            AuthError::KeysUnavailable | AuthError::NotVerified => status_with(reason, message, []),
         }
     }
 }

@@ -4,7 +4,9 @@
 //! A developer pastes a token into jwt.io to read it; a credential of the
 //! mesh has no business on a website. This decodes the header and claims
 //! for display and asks the very verifier the services use (with the
-//! configured key) for its verdict, so "why is my call UNAUTHENTICATED?"
+//! configured key: the shared HS256 key, or under EdDSA the key set in
+//! `JWT_JWKS_FILE` or the public halves of `JWT_PRIVATE_KEY_FILE` and its
+//! companions) for its verdict, so "why is my call UNAUTHENTICATED?"
 //! gets the same answer the verify layer gives, reason and all.
 //!
 //! It never prints the token, its signature or a key: only the decoded
@@ -37,7 +39,8 @@ pub enum Verdict {
     Accepted(Claims),
     /// Refused, with the reason and message the verify layer would give.
     Refused(AuthError),
-    /// No key is configured (`JWT_SECRET_KEY`), so only the decoding is shown.
+    /// No key is configured (`JWT_SECRET_KEY`; under EdDSA `JWT_JWKS_FILE`
+    /// or `JWT_PRIVATE_KEY_FILE`), so only the decoding is shown.
     NotChecked,
 }
 
@@ -111,7 +114,9 @@ impl Inspection {
                 format!("verdict: REFUSED, {} ({error})", error.reason().as_str())
             }
             Verdict::NotChecked => {
-                "verdict: NOT CHECKED, no JWT_SECRET_KEY (or JWT_SECRET_KEY_FILE) is set".to_owned()
+                "verdict: NOT CHECKED, no key is configured: JWT_SECRET_KEY (HS256), or under \
+                 JWT_ALGORITHM=EdDSA JWT_JWKS_FILE or JWT_PRIVATE_KEY_FILE"
+                    .to_owned()
             }
         };
         out.push_str(&verdict);

@@ -2,12 +2,14 @@
 //! services never sign (Identity also signs its own Internal token for its
 //! calls to Pseudoniem).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 
 use super::claims::{Claims, Role};
-use crate::settings::JwtSettings;
+use super::keys::SigningKeyRing;
+use crate::settings::{JwtSettings, SigningKeySource, TokenKeys};
 
 /// A signed token and when it stops being valid.
 #[derive(Clone)]
@@ -28,22 +30,42 @@ impl std::fmt::Debug for IssuedToken {
     }
 }
 
-/// Signs HS256 tokens with the contract's claims. Built once at start-up.
+/// Signs tokens with the contract's claims. Built once at start-up.
 pub struct TokenIssuer {
-    key: EncodingKey,
-    header: Header,
+    signer: Signer,
     issuer: String,
     audience: String,
     lifetime: Duration,
 }
 
+/// The deployment's one way of signing.
+enum Signer {
+    /// HS256 with the shared key: `{"typ":"JWT","alg":"HS256"}`.
+    Shared { key: EncodingKey, header: Header },
+    /// EdDSA with Identity's current key, named by its `kid`:
+    /// `{"typ":"JWT","alg":"EdDSA","kid":"…"}`. Read per token, so a
+    /// reload (a rotation) takes effect at once.
+    Private(Arc<SigningKeyRing>),
+}
+
 impl TokenIssuer {
+    /// An issuer for `settings`. Under EdDSA the settings must hold loaded
+    /// signing keys (Identity's, after [`JwtSettings::load_signing_keys`]):
+    /// asking a verify-only configuration to sign is a bug, not an input.
     pub fn new(settings: &JwtSettings) -> Self {
+        let signer = match &settings.keys {
+            TokenKeys::Shared { secret, .. } => Signer::Shared {
+                key: EncodingKey::from_secret(secret.expose())
+                    .expect("an HMAC key from bytes cannot fail"),
+                header: Header::new(Algorithm::HS256),
+            },
+            TokenKeys::Public(public) => match &public.signing {
+                Some(SigningKeySource::Loaded(ring)) => Signer::Private(ring.clone()),
+                _ => panic!("an EdDSA issuer needs loaded signing keys (only Identity signs)"),
+            },
+        };
         Self {
-            key: EncodingKey::from_secret(settings.secret.expose())
-                .expect("an HMAC key from bytes cannot fail"),
-            // `{"typ":"JWT","alg":"HS256"}`; a `kid` joins once keys rotate.
-            header: Header::new(Algorithm::HS256),
+            signer,
             issuer: settings.issuer.clone(),
             audience: settings.audience.clone(),
             lifetime: settings.lifetime,
@@ -68,7 +90,15 @@ impl TokenIssuer {
             nbf: now,
             jti: Some(uuid::Uuid::new_v4().to_string()),
         };
-        let access_token = jsonwebtoken::encode(&self.header, &claims, &self.key)?;
+        let access_token = match &self.signer {
+            Signer::Shared { key, header } => jsonwebtoken::encode(header, &claims, key)?,
+            Signer::Private(ring) => {
+                let keys = ring.current();
+                let mut header = Header::new(Algorithm::EdDSA);
+                header.kid = Some(keys.current.kid.clone());
+                jsonwebtoken::encode(&header, &claims, &keys.encoding)?
+            }
+        };
         Ok(IssuedToken {
             access_token,
             expires_in: self.lifetime.as_secs() as i64,

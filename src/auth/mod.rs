@@ -2,11 +2,13 @@
 //!
 //! How a JWT moves through the mesh:
 //!
-//! 1. Identity signs it ([`TokenIssuer`]): HS256, the contract's claims,
-//!    15 minutes.
+//! 1. Identity signs it ([`TokenIssuer`]): the contract's claims, 15
+//!    minutes, with the shared HS256 key or, under `JWT_ALGORITHM=EdDSA`,
+//!    with a private key only Identity holds ([`keys`]).
 //! 2. A client sends it as `authorization: Bearer <jwt>`.
 //! 3. Every server runs the same [`VerifyLayer`]: it reads exactly one
-//!    bearer ([`bearer`]), verifies it locally ([`TokenVerifier`]), looks up
+//!    bearer ([`bearer`]), verifies it locally ([`TokenVerifier`], with the
+//!    shared key or the public key set it loaded), looks up
 //!    the RPC's rule from the proto ([`access`]), and hands the handler a
 //!    typed [`Caller`]. Nothing here calls Identity.
 //! 4. When a handler calls another service, the [`ForwardLayer`] on its
@@ -23,6 +25,7 @@ pub mod error;
 pub mod forward_layer;
 pub mod inspect;
 pub mod issuer;
+pub mod keys;
 pub mod token_source;
 pub mod verifier;
 pub mod verify_layer;

@@ -1,12 +1,23 @@
 //! Local verification of a mesh token. No network, no Identity call.
 //!
-//! jsonwebtoken checks the signature (HMAC-SHA256, compared in constant
-//! time); the rules around it are all here, in one function each (RFC 8725,
-//! `docs/security.md`):
-//! - the algorithm is pinned to HS256 and the header is checked against an
-//!   allow-list before anything else, so `none`, other HMAC sizes, asymmetric
-//!   algorithms and key-fetching parameters (`jku`, `jwk`, `x5u`, `x5c`,
-//!   `crit`, …) never get a say;
+//! The deployment picks one algorithm (`JWT_ALGORITHM`), and the verifier
+//! checks only that one, whatever a token's header says:
+//! - **HS256**: jsonwebtoken checks the HMAC-SHA256 (compared in constant
+//!   time) with the shared key, and during a rotation the previous one;
+//! - **EdDSA**: the token's `kid` picks one of the public keys already
+//!   loaded ([`KeyStore`]), and ed25519-dalek (the crate jsonwebtoken
+//!   signs with) checks the signature with `verify_strict`, with each key
+//!   parsed once when the key set loaded. (jsonwebtoken's own check parses
+//!   the key per token and accepts malleable signatures.) Until a key set
+//!   is loaded the answer is UNAVAILABLE, not UNAUTHENTICATED.
+//!
+//! The rules around the signature are all here, in one function each
+//! (RFC 8725, `docs/security.md`):
+//! - the header is checked against an allow-list before anything else
+//!   (`alg` must be the deployment's, `kid` present exactly under EdDSA),
+//!   so `none`, other algorithms (an HS256 token signed with the public key
+//!   as its secret, the classic confusion) and key-fetching parameters
+//!   (`jku`, `jwk`, `x5u`, `x5c`, `crit`, …) never get a say;
 //! - the payload is parsed only once the signature verifies, and only once:
 //!   UTF-8 JSON as a whole, into the typed [`Claims`], which requires `sub`,
 //!   `role`, `iss`, `aud`, `exp`, `iat` and `nbf`;
@@ -21,21 +32,24 @@
 //! (`benches/verify.rs`).
 //!
 //! The keys and the expected issuer and audience are read once, in
-//! [`TokenVerifier::new`].
+//! [`TokenVerifier::new`]; under EdDSA the key set can be replaced while the
+//! verifier serves.
 //!
 //! Tokens that passed are remembered in a bounded cache keyed on the whole
 //! token, as Envoy's jwt_authn does: a caller sends the same token for up to
 //! 15 minutes, and a hit costs a hash and a lookup instead of an HMAC and two
 //! JSON parses. Nothing about a token changes while it is cached except the
 //! clock, so a hit checks `exp` again (strictly), and for a token signed with
-//! the previous key also that key's window; `nbf` and `iat` only grow more
-//! valid with time. The cache belongs to one verifier, and a verifier
-//! to one key: a new key is a new verifier with an empty cache. Refusals are
-//! never cached, so a forged token always pays the full check.
+//! the previous key also that key's window, and under EdDSA that no key
+//! was withdrawn from the set since; `nbf` and `iat` only grow more valid
+//! with time. The cache belongs to one verifier: a new HS256 key is a new
+//! verifier with an empty cache. Refusals are never cached, so a forged
+//! token always pays the full check.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use base64::Engine as _;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 
@@ -43,7 +57,9 @@ use super::AUTHORIZATION;
 use super::caller::Principal;
 use super::claims::{Claims, INTERNAL_SUBJECT, Role};
 use super::error::AuthError;
-use crate::settings::JwtSettings;
+use super::keys::public::MAX_KID_BYTES;
+use super::keys::{KeyLookup, KeyStore};
+use crate::settings::{JwtSettings, TokenKeys};
 
 /// The longest `sub` accepted; company names are at most 100 characters.
 const MAX_SUBJECT_BYTES: usize = 256;
@@ -51,11 +67,10 @@ const MAX_SUBJECT_BYTES: usize = 256;
 /// How many verified tokens one verifier remembers.
 pub const CACHED_TOKENS: usize = 4096;
 
-/// Verifies tokens with the shared key. Cheap to share behind an `Arc`.
+/// Verifies tokens with the deployment's keys. Cheap to share behind an
+/// `Arc`.
 pub struct TokenVerifier {
-    key: DecodingKey,
-    /// The key before the last rotation, while its tokens may still live.
-    previous: Option<PreviousKey>,
+    keys: VerificationKeys,
     issuer: String,
     audience: String,
     leeway_secs: u64,
@@ -63,6 +78,18 @@ pub struct TokenVerifier {
     /// Tokens that passed, with their claims (see the module docs).
     verified: quick_cache::sync::Cache<String, Arc<Verified>>,
     hits: AtomicU64,
+}
+
+/// The keys of the deployment's one algorithm.
+enum VerificationKeys {
+    /// HS256.
+    Shared {
+        current: DecodingKey,
+        /// The key before the last rotation, while its tokens may still live.
+        previous: Option<PreviousKey>,
+    },
+    /// EdDSA: the public keys, replaced as a whole by the refresher.
+    Public(Arc<KeyStore>),
 }
 
 /// `JWT_PREVIOUS_SECRET_KEY`, as the verifier holds it: the key, and until
@@ -90,29 +117,53 @@ struct Verified {
     /// Until when a cache hit may answer for it (epoch seconds): its `exp`,
     /// or the end of the previous key's window if that came first.
     usable_until: u64,
+    /// The key store's removal epoch when it was verified: a hit from an
+    /// older one is checked again, its key may be gone.
+    key_epoch: u64,
 }
 
-/// The only header parameters a mesh token may carry. Anything else (`kid`
-/// until keys rotate, `crit`, `jku`, `jwk`, `x5u`, `x5c`, …) is refused.
+/// The only header parameters a mesh token may carry. Anything else
+/// (`crit`, `jku`, `jwk`, `x5u`, `x5c`, …) is refused; `kid` only names
+/// a key already loaded, and only under EdDSA.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AllowedHeader {
     alg: String,
     #[serde(default)]
     typ: Option<String>,
+    #[serde(default)]
+    kid: Option<String>,
 }
 
 impl TokenVerifier {
+    /// A verifier for `settings`' algorithm. Under EdDSA its key store
+    /// starts with the signing keys' public halves when the settings hold
+    /// them (Identity), and empty otherwise, to be filled through
+    /// [`Self::key_store`] (`auth::keys::refresh`).
     pub fn new(settings: &JwtSettings) -> Self {
         let now = jsonwebtoken::get_current_timestamp();
+        let hmac = |secret: &crate::settings::SigningSecret| {
+            DecodingKey::from_secret(secret.expose()).expect("an HMAC key from bytes cannot fail")
+        };
+        let keys = match &settings.keys {
+            TokenKeys::Shared { secret, previous } => VerificationKeys::Shared {
+                current: hmac(secret),
+                previous: previous.as_ref().map(|secret| PreviousKey {
+                    key: hmac(secret),
+                    accepted_until: now + 2 * settings.lifetime.as_secs(),
+                }),
+            },
+            TokenKeys::Public(public) => {
+                VerificationKeys::Public(Arc::new(match &public.signing {
+                    Some(crate::settings::SigningKeySource::Loaded(ring)) => {
+                        KeyStore::with(ring.current().published.clone())
+                    }
+                    _ => KeyStore::new(),
+                }))
+            }
+        };
         Self {
-            key: DecodingKey::from_secret(settings.secret.expose())
-                .expect("an HMAC key from bytes cannot fail"),
-            previous: settings.previous_secret.as_ref().map(|secret| PreviousKey {
-                key: DecodingKey::from_secret(secret.expose())
-                    .expect("an HMAC key from bytes cannot fail"),
-                accepted_until: now + 2 * settings.lifetime.as_secs(),
-            }),
+            keys,
             issuer: settings.issuer.clone(),
             audience: settings.audience.clone(),
             leeway_secs: settings.leeway.as_secs(),
@@ -120,6 +171,31 @@ impl TokenVerifier {
             verified: quick_cache::sync::Cache::new(CACHED_TOKENS),
             hits: AtomicU64::new(0),
         }
+    }
+
+    /// The public keys, under EdDSA.
+    pub fn key_store(&self) -> Option<&Arc<KeyStore>> {
+        match &self.keys {
+            VerificationKeys::Public(store) => Some(store),
+            VerificationKeys::Shared { .. } => None,
+        }
+    }
+
+    /// Whether this verifier can judge tokens: always under HS256; under
+    /// EdDSA once a key set is loaded.
+    pub fn is_ready(&self) -> bool {
+        self.key_store().is_none_or(|store| store.is_loaded())
+    }
+
+    /// Resolves once [`Self::is_ready`].
+    pub async fn ready(&self) {
+        if let Some(store) = self.key_store() {
+            store.wait_loaded().await;
+        }
+    }
+
+    fn key_epoch(&self) -> u64 {
+        self.key_store().map_or(0, |store| store.removal_epoch())
     }
 
     /// How many verifications the cache answered.
@@ -143,8 +219,9 @@ impl TokenVerifier {
 
     fn verified(&self, token: &str) -> Result<Arc<Verified>, AuthError> {
         let now = jsonwebtoken::get_current_timestamp();
+        let key_epoch = self.key_epoch();
         if let Some(verified) = self.verified.get(token) {
-            if now < verified.usable_until {
+            if now < verified.usable_until && verified.key_epoch == key_epoch {
                 self.hits.fetch_add(1, Ordering::Relaxed);
                 crate::telemetry::metrics::token_cache_hit();
                 return Ok(verified);
@@ -155,14 +232,15 @@ impl TokenVerifier {
                     header: AUTHORIZATION,
                 });
             }
-            // The previous key's window closed under it: checked afresh,
-            // it is refused like any token that key signs now.
+            // The previous key's window closed under it, or its key may
+            // have left the set: checked afresh, as any token.
         }
         let (claims, usable_until) = self.verify_uncached(token, now)?;
         let verified = Arc::new(Verified {
             principal: Arc::new(Principal::new(claims.clone(), token)),
             claims,
             usable_until,
+            key_epoch,
         });
         self.verified.insert(token.to_owned(), verified.clone());
         Ok(verified)
@@ -184,22 +262,62 @@ impl TokenVerifier {
         let (header, payload) = message
             .split_once('.')
             .ok_or_else(|| fail("the token is malformed"))?;
-        check_header(header).map_err(fail)?;
-        let signed_with = |key| {
-            jsonwebtoken::crypto::verify(signature, message.as_bytes(), key, Algorithm::HS256)
-                .unwrap_or(false)
-        };
-        // The previous key is tried only while its window is open, and only
-        // after the current one failed: it costs a second HMAC for forgeries
-        // during a rotation, nothing otherwise.
-        let key_valid_until = if signed_with(&self.key) {
-            u64::MAX
-        } else {
-            match &self.previous {
-                Some(previous) if now < previous.accepted_until && signed_with(&previous.key) => {
-                    previous.accepted_until
+        let header = check_header(header).map_err(fail)?;
+        let key_valid_until = match &self.keys {
+            VerificationKeys::Shared { current, previous } => {
+                if header.alg != "HS256" || header.kid.is_some() {
+                    return Err(fail("the algorithm is not allowed"));
                 }
-                _ => return Err(fail("the signature does not verify")),
+                let signed_with = |key| {
+                    jsonwebtoken::crypto::verify(
+                        signature,
+                        message.as_bytes(),
+                        key,
+                        Algorithm::HS256,
+                    )
+                    .unwrap_or(false)
+                };
+                // The previous key is tried only while its window is open,
+                // and only after the current one failed: it costs a second
+                // HMAC for forgeries during a rotation, nothing otherwise.
+                if signed_with(current) {
+                    u64::MAX
+                } else {
+                    match previous {
+                        Some(previous)
+                            if now < previous.accepted_until && signed_with(&previous.key) =>
+                        {
+                            previous.accepted_until
+                        }
+                        _ => return Err(fail("the signature does not verify")),
+                    }
+                }
+            }
+            VerificationKeys::Public(store) => {
+                if header.alg != "EdDSA" {
+                    return Err(fail("the algorithm is not allowed"));
+                }
+                let kid = header
+                    .kid
+                    .as_deref()
+                    .ok_or_else(|| fail("the token names no key (kid)"))?;
+                if kid.len() > MAX_KID_BYTES {
+                    return Err(fail("the key id (kid) is too long"));
+                }
+                let key = match store.lookup(kid) {
+                    KeyLookup::Found(key) => key,
+                    KeyLookup::NotLoaded => return Err(AuthError::KeysUnavailable),
+                    KeyLookup::Unknown => {
+                        // Perhaps a key published since the last fetch:
+                        // one rate-limited refetch, never one per token.
+                        store.request_refetch();
+                        return Err(fail("the key id (kid) is not in the key set"));
+                    }
+                };
+                if !ed25519_signature_verifies(&key, message.as_bytes(), signature) {
+                    return Err(fail("the signature does not verify"));
+                }
+                u64::MAX
             }
         };
         let claims = decode_claims(payload).map_err(fail)?;
@@ -251,9 +369,26 @@ impl TokenVerifier {
     }
 }
 
-/// The header (its base64url segment) against the allow-list.
-fn check_header(encoded: &str) -> Result<(), &'static str> {
-    use base64::Engine as _;
+/// An Ed25519 signature (its base64url segment) over `message`, checked
+/// strictly: no malleable signatures, no small-order keys.
+fn ed25519_signature_verifies(
+    key: &ed25519_dalek::VerifyingKey,
+    message: &[u8],
+    encoded: &str,
+) -> bool {
+    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(encoded) else {
+        return false;
+    };
+    let Ok(bytes) = <[u8; 64]>::try_from(bytes) else {
+        return false;
+    };
+    key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(&bytes))
+        .is_ok()
+}
+
+/// The header (its base64url segment) against the allow-list. Which `alg`
+/// (and whether a `kid`) the deployment takes is the caller's check.
+fn check_header(encoded: &str) -> Result<AllowedHeader, &'static str> {
     let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(encoded)
         .map_err(|_| "the header is not base64url")?;
@@ -262,13 +397,10 @@ fn check_header(encoded: &str) -> Result<(), &'static str> {
     }
     let header: AllowedHeader = serde_json::from_slice(&json)
         .map_err(|_| "the header carries parameters the mesh does not accept")?;
-    if header.alg != "HS256" {
-        return Err("the algorithm is not allowed");
-    }
     if header.typ.as_deref().is_some_and(|typ| typ != "JWT") {
         return Err("the token type is not JWT");
     }
-    Ok(())
+    Ok(header)
 }
 
 /// The claims (the payload's base64url segment), decoded once.
@@ -278,7 +410,6 @@ fn check_header(encoded: &str) -> Result<(), &'static str> {
 /// it keeps but skips over the ones it ignores, so a claim the mesh does not
 /// read could otherwise carry bytes that are not text.
 fn decode_claims(encoded: &str) -> Result<Claims, &'static str> {
-    use base64::Engine as _;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(encoded)
         .map_err(|_| "the payload is not base64url")?;
@@ -430,9 +561,21 @@ mod tests {
     /// A verifier on a new key whose previous key is the test key `signed`
     /// uses: the state just after a rotation.
     fn rotated() -> TokenVerifier {
-        let mut settings = JwtSettings::with_secret(SigningSecret::new(vec![8u8; 32]).unwrap());
-        settings.previous_secret = Some(SigningSecret::new(vec![7u8; 32]).unwrap());
-        TokenVerifier::new(&settings)
+        TokenVerifier::new(&JwtSettings::new(TokenKeys::Shared {
+            secret: SigningSecret::new(vec![8u8; 32]).unwrap(),
+            previous: Some(SigningSecret::new(vec![7u8; 32]).unwrap()),
+        }))
+    }
+
+    fn close_previous_window(verifier: &mut TokenVerifier) {
+        let VerificationKeys::Shared {
+            previous: Some(previous),
+            ..
+        } = &mut verifier.keys
+        else {
+            panic!("a rotated HS256 verifier")
+        };
+        previous.accepted_until = jsonwebtoken::get_current_timestamp();
     }
 
     #[test]
@@ -456,7 +599,7 @@ mod tests {
         );
 
         let mut closed = rotated();
-        closed.previous.as_mut().unwrap().accepted_until = jsonwebtoken::get_current_timestamp();
+        close_previous_window(&mut closed);
         assert_eq!(
             closed.verify(&token),
             Err(AuthError::invalid(
@@ -470,7 +613,7 @@ mod tests {
         // closed: the cache does not stretch the window.
         let mut cached = rotated();
         assert!(cached.verify(&token).is_ok());
-        cached.previous.as_mut().unwrap().accepted_until = jsonwebtoken::get_current_timestamp();
+        close_previous_window(&mut cached);
         let entry = cached.verified.get(token.as_str()).unwrap();
         cached.verified.insert(
             token.clone(),
@@ -478,6 +621,7 @@ mod tests {
                 claims: entry.claims.clone(),
                 principal: entry.principal.clone(),
                 usable_until: jsonwebtoken::get_current_timestamp(),
+                key_epoch: 0,
             }),
         );
         assert_eq!(
@@ -537,6 +681,7 @@ mod tests {
             principal: Arc::new(Principal::new(expired.clone(), token)),
             usable_until: expired.exp,
             claims: expired,
+            key_epoch: 0,
         };
         v.verified.insert(token.to_owned(), Arc::new(verified));
         assert_eq!(

@@ -75,6 +75,14 @@ pub enum Reason {
     /// UNAVAILABLE: the service's database cannot be reached. Retry with
     /// backoff.
     StorageUnavailable,
+    /// UNAVAILABLE: under EdDSA, this service has not loaded the key set
+    /// that verifies tokens yet (Identity not reached, `JWT_JWKS_FILE`
+    /// unreadable). Not an auth error: the token was not judged. Retry with
+    /// backoff.
+    KeysUnavailable,
+    /// FAILED_PRECONDITION: GetJwks in a deployment that signs with the
+    /// shared HS256 key, which has no public key to publish.
+    NoPublicKeySet,
     /// UNIMPLEMENTED: no such method on this server.
     MethodNotFound,
     /// INTERNAL: a fault of the service, not of the request.
@@ -82,7 +90,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 19] = [
+    pub const ALL: [Reason; 21] = [
         Reason::TokenMissing,
         Reason::TokenInvalid,
         Reason::TokenExpired,
@@ -100,6 +108,8 @@ impl Reason {
         Reason::DeadlineExceeded,
         Reason::Overloaded,
         Reason::StorageUnavailable,
+        Reason::KeysUnavailable,
+        Reason::NoPublicKeySet,
         Reason::MethodNotFound,
         Reason::Internal,
     ];
@@ -124,6 +134,8 @@ impl Reason {
             Reason::DeadlineExceeded => "DEADLINE_EXCEEDED",
             Reason::Overloaded => "OVERLOADED",
             Reason::StorageUnavailable => "STORAGE_UNAVAILABLE",
+            Reason::KeysUnavailable => "KEYS_UNAVAILABLE",
+            Reason::NoPublicKeySet => "NO_PUBLIC_KEY_SET",
             Reason::MethodNotFound => "METHOD_NOT_FOUND",
             Reason::Internal => "INTERNAL",
         }
@@ -143,7 +155,10 @@ impl Reason {
             Reason::PatientNotFound | Reason::PseudoniemNotFound | Reason::DossierNotFound => {
                 Code::NotFound
             }
-            Reason::DependencyUnavailable | Reason::StorageUnavailable => Code::Unavailable,
+            Reason::DependencyUnavailable
+            | Reason::StorageUnavailable
+            | Reason::KeysUnavailable => Code::Unavailable,
+            Reason::NoPublicKeySet => Code::FailedPrecondition,
             Reason::DependencyTimeout | Reason::DeadlineExceeded => Code::DeadlineExceeded,
             Reason::MethodNotFound => Code::Unimplemented,
             Reason::Internal => Code::Internal,

@@ -76,10 +76,30 @@ async fn serve_grpc(
 ) -> crate::Result<()> {
     let service_name = app.proto_name;
     let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_service_status(service_name, ServingStatus::Serving)
-        .await;
-    health.set_service_status("", ServingStatus::Serving).await;
+    // SERVING once the verifier can judge tokens: at once under HS256;
+    // under EdDSA when the first key set has loaded, so that load
+    // balancers and compose's health checks wait for it.
+    let initial = if app.verifier.is_ready() {
+        ServingStatus::Serving
+    } else {
+        ServingStatus::NotServing
+    };
+    health.set_service_status(service_name, initial).await;
+    health.set_service_status("", initial).await;
+    if !app.verifier.is_ready() {
+        let verifier = app.verifier.clone();
+        let health = health.clone();
+        let stopped = shutdown.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = verifier.ready() => {
+                    health.set_service_status(service_name, ServingStatus::Serving).await;
+                    health.set_service_status("", ServingStatus::Serving).await;
+                }
+                () = stopped.cancelled() => {}
+            }
+        });
+    }
 
     let reflection = || {
         tonic_reflection::server::Builder::configure()

@@ -47,6 +47,11 @@ pub struct Handles {
     /// Internal-only service: `fetches()` tells how often it signed or
     /// asked Identity for one.
     pub internal_tokens: Option<InternalTokenSource>,
+    /// The verifier of the service's verify layer (or session cookie): to
+    /// wait until it can judge tokens.
+    pub verifier: Option<Arc<TokenVerifier>>,
+    /// Identity's signing keys under EdDSA, to load again (a rotation).
+    pub signing_keys: Option<crate::auth::keys::KeyReloader>,
     /// Requests this server has received (counted by `mesh::serve`), so
     /// one can see how calls spread over replicas.
     pub requests: Arc<AtomicU64>,

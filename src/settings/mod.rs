@@ -23,7 +23,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use jwt::{DEFAULT_AUDIENCE, DEFAULT_ISSUER, DEFAULT_LEEWAY, JwtSettings, MAX_LEEWAY};
+use crate::auth::keys::KeyFiles;
+
+pub use jwt::{
+    DEFAULT_AUDIENCE, DEFAULT_ISSUER, DEFAULT_JWKS_REFRESH, DEFAULT_LEEWAY, JwtSettings,
+    MAX_LEEWAY, PublicKeySettings, SigningKeySource, TOKEN_LIFETIME, TokenKeys,
+};
 pub use limits::{ServerLimits, ThrottlePolicy};
 pub use peers::{Peers, Target};
 pub use secrets::{DatabaseUrl, MIN_SECRET_BYTES, ServiceCredential, SigningSecret, StorageConfig};
@@ -39,6 +44,12 @@ pub mod vars {
     pub const JWT_LEEWAY_SECONDS: &str = "JWT_LEEWAY_SECONDS";
     pub const JWT_PREVIOUS_SECRET_KEY: &str = "JWT_PREVIOUS_SECRET_KEY";
     pub const JWT_ALGORITHM: &str = "JWT_ALGORITHM";
+    pub const JWT_PRIVATE_KEY_FILE: &str = "JWT_PRIVATE_KEY_FILE";
+    pub const JWT_NEXT_PRIVATE_KEY_FILE: &str = "JWT_NEXT_PRIVATE_KEY_FILE";
+    pub const JWT_PREVIOUS_PUBLIC_KEY_FILE: &str = "JWT_PREVIOUS_PUBLIC_KEY_FILE";
+    pub const JWT_JWKS_FILE: &str = "JWT_JWKS_FILE";
+    pub const JWT_JWKS_REFRESH_SECONDS: &str = "JWT_JWKS_REFRESH_SECONDS";
+    pub const WEBSITE_CSRF_KEY: &str = "WEBSITE_CSRF_KEY";
     pub const METRICS_ADDR: &str = "METRICS_ADDR";
     pub const INTERNAL_CLIENT_SECRET: &str = "INTERNAL_CLIENT_SECRET";
     pub const DATABASE_URL: &str = "DATABASE_URL";
@@ -107,6 +118,8 @@ pub struct Settings {
     /// `METRICS_ADDR`: where Prometheus `/metrics` is served; off unless
     /// set (`telemetry::metrics`).
     pub metrics_addr: Option<SocketAddr>,
+    /// `WEBSITE_CSRF_KEY`: the root of the website's CSRF key.
+    pub website_csrf_key: Option<SigningSecret>,
     /// `WEBSITE_TRUST_PROXY`: the website sits behind a reverse proxy whose
     /// `X-Forwarded-For` and `X-Forwarded-Proto` it may believe.
     pub website_trust_proxy: bool,
@@ -131,6 +144,7 @@ impl Default for Settings {
             listen_addr: None,
             website_listen_addr: None,
             website_trust_proxy: false,
+            website_csrf_key: None,
             metrics_addr: None,
             dependency_timeout: Duration::from_secs(3),
             login_throttle: ThrottlePolicy::default(),
@@ -209,6 +223,14 @@ impl Settings {
             listen_addr: env.address(vars::LISTEN_ADDR),
             website_listen_addr: env.address(vars::WEBSITE_LISTEN_ADDR),
             website_trust_proxy: env.flag(vars::WEBSITE_TRUST_PROXY),
+            website_csrf_key: env.secret(vars::WEBSITE_CSRF_KEY).and_then(|key| {
+                env.check(SigningSecret::new(key).map_err(|_| {
+                    ConfigError::new(format!(
+                        "{} must be at least 32 bytes",
+                        vars::WEBSITE_CSRF_KEY
+                    ))
+                }))
+            }),
             metrics_addr: env.address(vars::METRICS_ADDR),
             dependency_timeout: env
                 .number(vars::DEPENDENCY_TIMEOUT_MS, "milliseconds")
@@ -223,15 +245,30 @@ impl Settings {
         }
     }
 
-    /// The JWT settings, or the message a lone service exits with.
-    pub fn require_jwt(&self) -> Result<JwtSettings, ConfigError> {
-        self.jwt.clone().ok_or_else(|| {
+    /// The JWT settings `service` runs with, or the message a lone service
+    /// exits with. Only Identity is given a private key; every other
+    /// service gets the same settings without one ([`JwtSettings::verify_only`]),
+    /// in `all` too.
+    pub fn require_jwt(&self, service: ServiceKind) -> Result<JwtSettings, ConfigError> {
+        let jwt = self.jwt.clone().ok_or_else(|| {
             ConfigError::new(
                 "JWT_SECRET_KEY is not set. Set it (or JWT_SECRET_KEY_FILE) to the mesh's \
                  shared HS256 key (32 bytes or more, the same in every service), or run \
                  `toestemming all` for a development mesh with a generated key.",
             )
-        })
+        })?;
+        match (&jwt.keys, service) {
+            (TokenKeys::Public(public), ServiceKind::Identity) if public.signing.is_none() => {
+                Err(ConfigError::new(
+                    "JWT_ALGORITHM=EdDSA: Identity signs with JWT_PRIVATE_KEY_FILE, which is not \
+                     set. Create keys with `toestemming keys generate DIR` and set \
+                     JWT_PRIVATE_KEY_FILE=DIR/current.pem, JWT_NEXT_PRIVATE_KEY_FILE=DIR/next.pem \
+                     and JWT_PREVIOUS_PUBLIC_KEY_FILE=DIR/previous.pub.pem.",
+                ))
+            }
+            (_, ServiceKind::Identity) => Ok(jwt),
+            _ => Ok(jwt.verify_only()),
+        }
     }
 
     /// The service credential, or the message a lone `service` exits with.
@@ -325,29 +362,18 @@ impl Reader<'_> {
     }
 
     fn jwt(&mut self) -> Option<JwtSettings> {
-        // Only HS256 is built in so far. A deployment that asks for another
-        // algorithm must not run on the shared secret believing otherwise.
-        if let Some(algorithm) = self.plain(vars::JWT_ALGORITHM)
-            && !algorithm.eq_ignore_ascii_case("HS256")
-        {
-            self.problems.push(format!(
-                "JWT_ALGORITHM={algorithm} is not supported by this build; unset it or use HS256"
-            ));
-        }
-        let secret = match self.secret(vars::JWT_SECRET_KEY) {
-            Some(secret) => Some(secret),
-            None => self.plain(vars::JWT_SECRET_KEY_ALIAS),
-        }?;
-        let mut jwt = JwtSettings::with_secret(self.check(SigningSecret::new(secret))?);
-        if let Some(previous) = self.secret(vars::JWT_PREVIOUS_SECRET_KEY) {
-            match SigningSecret::new(previous) {
-                Ok(previous) => jwt.previous_secret = Some(previous),
-                Err(_) => self.problems.push(format!(
-                    "{} is shorter than the 32 bytes an HS256 key needs",
-                    vars::JWT_PREVIOUS_SECRET_KEY
-                )),
+        let keys = match self.plain(vars::JWT_ALGORITHM) {
+            None => self.shared_keys(),
+            Some(algorithm) if algorithm.eq_ignore_ascii_case("HS256") => self.shared_keys(),
+            Some(algorithm) if algorithm.eq_ignore_ascii_case("EdDSA") => self.public_keys(),
+            Some(algorithm) => {
+                self.problems.push(format!(
+                    "JWT_ALGORITHM={algorithm} is not supported; use HS256 (the default) or EdDSA"
+                ));
+                None
             }
-        }
+        }?;
+        let mut jwt = JwtSettings::new(keys);
         if let Some(issuer) = self.plain(vars::JWT_ISSUER) {
             jwt.issuer = issuer;
         }
@@ -367,6 +393,99 @@ impl Reader<'_> {
             jwt.leeway = leeway;
         }
         Some(jwt)
+    }
+
+    /// HS256: the shared key (and the previous one during a rotation).
+    /// `None` when no key is set: `all` generates one, a lone service
+    /// refuses to start.
+    fn shared_keys(&mut self) -> Option<TokenKeys> {
+        for name in [
+            vars::JWT_PRIVATE_KEY_FILE,
+            vars::JWT_NEXT_PRIVATE_KEY_FILE,
+            vars::JWT_PREVIOUS_PUBLIC_KEY_FILE,
+            vars::JWT_JWKS_FILE,
+        ] {
+            if self.plain(name).is_some() {
+                self.problems.push(format!(
+                    "{name} is set, but JWT_ALGORITHM is HS256 (the default); set \
+                     JWT_ALGORITHM=EdDSA or unset {name}"
+                ));
+            }
+        }
+        let secret = match self.secret(vars::JWT_SECRET_KEY) {
+            Some(secret) => Some(secret),
+            None => self.plain(vars::JWT_SECRET_KEY_ALIAS),
+        }?;
+        let secret = self.check(SigningSecret::new(secret))?;
+        let previous = match self.secret(vars::JWT_PREVIOUS_SECRET_KEY) {
+            Some(previous) => match SigningSecret::new(previous) {
+                Ok(previous) => Some(previous),
+                Err(_) => {
+                    self.problems.push(format!(
+                        "{} is shorter than the 32 bytes an HS256 key needs",
+                        vars::JWT_PREVIOUS_SECRET_KEY
+                    ));
+                    None
+                }
+            },
+            None => None,
+        };
+        Some(TokenKeys::Shared { secret, previous })
+    }
+
+    /// EdDSA: Identity's key files (read when Identity starts), and where
+    /// the others find the public keys. A shared secret has no place here:
+    /// whoever held it could sign.
+    fn public_keys(&mut self) -> Option<TokenKeys> {
+        for name in [
+            vars::JWT_SECRET_KEY,
+            vars::JWT_SECRET_KEY_ALIAS,
+            vars::JWT_PREVIOUS_SECRET_KEY,
+        ] {
+            let file_var = format!("{name}{}", vars::FILE_SUFFIX);
+            if self.plain(name).is_some() || self.plain(&file_var).is_some() {
+                self.problems.push(format!(
+                    "{name} is set, but JWT_ALGORITHM=EdDSA signs with Identity's private key \
+                     only; remove the shared key from every service (whoever holds it could sign)"
+                ));
+            }
+        }
+        let lookup = self.lookup;
+        let path = |name: &str| lookup(name).map(PathBuf::from);
+        let signing = path(vars::JWT_PRIVATE_KEY_FILE).map(|current| {
+            SigningKeySource::Files(KeyFiles {
+                current,
+                next: path(vars::JWT_NEXT_PRIVATE_KEY_FILE),
+                previous: path(vars::JWT_PREVIOUS_PUBLIC_KEY_FILE),
+            })
+        });
+        if signing.is_none() {
+            for name in [
+                vars::JWT_NEXT_PRIVATE_KEY_FILE,
+                vars::JWT_PREVIOUS_PUBLIC_KEY_FILE,
+            ] {
+                if self.plain(name).is_some() {
+                    self.problems
+                        .push(format!("{name} is set without JWT_PRIVATE_KEY_FILE"));
+                }
+            }
+        }
+        let refresh_every = match self.number(vars::JWT_JWKS_REFRESH_SECONDS, "seconds") {
+            Some(0) => {
+                self.problems.push(format!(
+                    "{} must be at least 1",
+                    vars::JWT_JWKS_REFRESH_SECONDS
+                ));
+                return None;
+            }
+            Some(seconds) => Duration::from_secs(seconds),
+            None => DEFAULT_JWKS_REFRESH,
+        };
+        Some(TokenKeys::Public(PublicKeySettings {
+            signing,
+            jwks_file: path(vars::JWT_JWKS_FILE),
+            refresh_every,
+        }))
     }
 
     fn number(&mut self, name: &str, unit: &str) -> Option<u64> {
@@ -472,7 +591,10 @@ mod tests {
     #[test]
     fn the_dotnet_alias_is_accepted() {
         let s = settings(&[("JwtSettings__SecretSigningKey", KEY)]).unwrap();
-        assert_eq!(s.jwt.unwrap().secret.expose(), KEY.as_bytes());
+        assert_eq!(
+            s.jwt.unwrap().shared_secret().unwrap().expose(),
+            KEY.as_bytes()
+        );
     }
 
     #[test]
@@ -492,7 +614,7 @@ mod tests {
             "sqlite://./data/dossier.db?mode=rwc"
         );
         assert!(
-            s.require_jwt()
+            s.require_jwt(ServiceKind::Dossier)
                 .unwrap_err()
                 .to_string()
                 .contains("JWT_SECRET_KEY")
@@ -512,16 +634,60 @@ mod tests {
     }
 
     #[test]
-    fn an_algorithm_other_than_hs256_is_refused_not_ignored() {
+    fn an_unknown_algorithm_is_refused_not_ignored() {
         assert!(settings(&[("JWT_SECRET_KEY", KEY), ("JWT_ALGORITHM", "HS256")]).is_ok());
+        for algorithm in ["none", "HS512", "RS256"] {
+            let error = settings(&[("JWT_ALGORITHM", algorithm)])
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("JWT_ALGORITHM"), "{error}");
+        }
+    }
+
+    #[test]
+    fn eddsa_takes_no_shared_key_and_gives_only_identity_a_private_one() {
         let error = settings(&[("JWT_SECRET_KEY", KEY), ("JWT_ALGORITHM", "EdDSA")])
             .unwrap_err()
             .to_string();
+        assert!(error.contains("JWT_SECRET_KEY"), "{error}");
+        let error = settings(&[("JWT_PRIVATE_KEY_FILE", "/k.pem")])
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("JWT_ALGORITHM"), "{error}");
+
+        let s = settings(&[
+            ("JWT_ALGORITHM", "EdDSA"),
+            ("JWT_PRIVATE_KEY_FILE", "/keys/current.pem"),
+            ("JWT_JWKS_REFRESH_SECONDS", "60"),
+        ])
+        .unwrap();
+        let identity = s.require_jwt(ServiceKind::Identity).unwrap();
+        let TokenKeys::Public(public) = &identity.keys else {
+            panic!("EdDSA")
+        };
         assert!(
-            settings(&[("JWT_ALGORITHM", "none")]).is_err(),
-            "even without a key"
+            matches!(&public.signing, Some(SigningKeySource::Files(files))
+            if files.current == Path::new("/keys/current.pem"))
         );
+        assert_eq!(public.refresh_every, Duration::from_secs(60));
+        for service in [
+            ServiceKind::Pseudoniem,
+            ServiceKind::Dossier,
+            ServiceKind::Website,
+        ] {
+            let TokenKeys::Public(public) = s.require_jwt(service).unwrap().keys else {
+                panic!("EdDSA")
+            };
+            assert!(public.signing.is_none(), "{service} holds no private key");
+        }
+
+        let verify_only = settings(&[("JWT_ALGORITHM", "EdDSA")]).unwrap();
+        assert!(verify_only.require_jwt(ServiceKind::Dossier).is_ok());
+        let error = verify_only
+            .require_jwt(ServiceKind::Identity)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("JWT_PRIVATE_KEY_FILE"), "{error}");
     }
 
     #[test]
@@ -536,7 +702,7 @@ mod tests {
         const OLD: &str = "the-key-before-the-rotation-of-32-bytes-or-more";
         let s = settings(&[("JWT_SECRET_KEY", KEY), ("JWT_PREVIOUS_SECRET_KEY", OLD)]).unwrap();
         assert_eq!(
-            s.jwt.unwrap().previous_secret.unwrap().expose(),
+            s.jwt.unwrap().previous_shared_secret().unwrap().expose(),
             OLD.as_bytes()
         );
         let error = settings(&[
@@ -548,7 +714,7 @@ mod tests {
         assert!(error.contains("JWT_PREVIOUS_SECRET_KEY"), "{error}");
         assert!(!error.contains("tiny-k3y"), "the value is never repeated");
         let s = settings(&[("JWT_SECRET_KEY", KEY)]).unwrap();
-        assert!(s.jwt.unwrap().previous_secret.is_none());
+        assert!(s.jwt.unwrap().previous_shared_secret().is_none());
     }
 
     #[test]
@@ -558,7 +724,10 @@ mod tests {
         std::fs::write(&key_file, format!("{KEY}\n")).unwrap();
         let key_path = key_file.to_str().unwrap();
         let s = settings(&[("JWT_SECRET_KEY_FILE", key_path)]).unwrap();
-        assert_eq!(s.jwt.unwrap().secret.expose(), KEY.as_bytes());
+        assert_eq!(
+            s.jwt.unwrap().shared_secret().unwrap().expose(),
+            KEY.as_bytes()
+        );
 
         let error = settings(&[("JWT_SECRET_KEY", KEY), ("JWT_SECRET_KEY_FILE", key_path)])
             .unwrap_err()
