@@ -184,7 +184,7 @@ fn is_nonce(value: &str) -> bool {
 mod tests {
     use super::*;
     use crate::auth::TokenIssuer;
-    use crate::settings::SigningSecret;
+    use crate::settings::JwtSettings;
 
     fn settings() -> JwtSettings {
         JwtSettings::with_secret(SigningSecret::new(vec![4u8; 32]).unwrap())

@@ -703,4 +703,177 @@ mod tests {
         ));
         assert!(other.verify(&token).is_err(), "signed with the old key");
     }
+
+    mod eddsa {
+        use super::*;
+        use crate::auth::TokenIssuer;
+        use crate::auth::keys::{PublicKeySet, SigningKeyRing};
+
+        fn ring() -> Arc<SigningKeyRing> {
+            Arc::new(SigningKeyRing::generate())
+        }
+
+        /// A verifier that only verifies, with `set` loaded: a service
+        /// other than Identity.
+        fn verifier_with(set: Option<PublicKeySet>) -> TokenVerifier {
+            let verifier =
+                TokenVerifier::new(&JwtSettings::with_signing_keys(ring()).verify_only());
+            if let Some(set) = set {
+                verifier.key_store().unwrap().replace(set);
+            }
+            verifier
+        }
+
+        fn token(ring: &Arc<SigningKeyRing>) -> String {
+            TokenIssuer::new(&JwtSettings::with_signing_keys(ring.clone()))
+                .issue(INTERNAL_SUBJECT, Role::Internal)
+                .unwrap()
+                .access_token
+        }
+
+        /// A token over `header` and a valid payload, signed by `sign`.
+        fn forged(header: &str, sign: impl Fn(&[u8]) -> Vec<u8>) -> String {
+            let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+            let message = format!("{}.{}", b64(header.as_bytes()), b64(&payload(b"x")));
+            format!("{message}.{}", b64(&sign(message.as_bytes())))
+        }
+
+        fn invalid(problem: &'static str) -> Result<Claims, AuthError> {
+            Err(AuthError::invalid(AUTHORIZATION, problem))
+        }
+
+        #[test]
+        fn a_token_signed_by_a_published_key_is_accepted_and_names_it() {
+            let ring = ring();
+            let verifier = verifier_with(Some(ring.current().published.clone()));
+            let token = token(&ring);
+            assert!(verifier.verify(&token).is_ok());
+            assert!(verifier.verify(&token).is_ok(), "and from the cache");
+            assert_eq!(verifier.cache_hits(), 1);
+        }
+
+        #[test]
+        fn before_a_key_set_is_loaded_tokens_are_not_judged() {
+            let verifier = verifier_with(None);
+            assert!(!verifier.is_ready());
+            assert_eq!(
+                verifier.verify(&token(&ring())),
+                Err(AuthError::KeysUnavailable)
+            );
+        }
+
+        #[test]
+        fn an_hs256_token_is_refused_even_signed_with_the_public_key() {
+            // The classic confusion: the public key, which anyone can
+            // fetch, used as an HMAC secret.
+            let ring = ring();
+            let verifier = verifier_with(Some(ring.current().published.clone()));
+            let public = ring.current().current.key.to_bytes();
+            let confused = forged(r#"{"alg":"HS256","typ":"JWT"}"#, |message| {
+                use hmac::Mac as _;
+                let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&public).unwrap();
+                mac.update(message);
+                mac.finalize().into_bytes().to_vec()
+            });
+            assert_eq!(
+                verifier.verify(&confused),
+                invalid("the algorithm is not allowed")
+            );
+            let kid = &ring.current().current.kid;
+            let confused_with_kid = forged(
+                &format!(r#"{{"alg":"HS256","typ":"JWT","kid":"{kid}"}}"#),
+                |_| vec![0; 32],
+            );
+            assert_eq!(
+                verifier.verify(&confused_with_kid),
+                invalid("the algorithm is not allowed")
+            );
+            // And an HS256 deployment refuses an EdDSA token.
+            assert_eq!(
+                super::verifier().verify(&token(&ring)),
+                invalid("the algorithm is not allowed")
+            );
+        }
+
+        #[test]
+        fn the_kid_must_name_a_loaded_key_and_an_unknown_one_asks_for_a_refetch() {
+            let ring = ring();
+            let verifier = verifier_with(Some(ring.current().published.clone()));
+            let no_kid = forged(r#"{"alg":"EdDSA","typ":"JWT"}"#, |_| vec![0; 64]);
+            assert_eq!(
+                verifier.verify(&no_kid),
+                invalid("the token names no key (kid)")
+            );
+            let long = "k".repeat(MAX_KID_BYTES + 1);
+            let long_kid = forged(&format!(r#"{{"alg":"EdDSA","kid":"{long}"}}"#), |_| {
+                vec![0; 64]
+            });
+            assert_eq!(
+                verifier.verify(&long_kid),
+                invalid("the key id (kid) is too long")
+            );
+            for header in [
+                r#"{"alg":"EdDSA","kid":"k","jwk":{"kty":"OKP"}}"#,
+                r#"{"alg":"EdDSA","kid":"k","jku":"http://evil/keys"}"#,
+            ] {
+                assert_eq!(
+                    verifier.verify(&forged(header, |_| vec![0; 64])),
+                    invalid("the header carries parameters the mesh does not accept"),
+                    "{header}"
+                );
+            }
+
+            // Signed by a key the set lacks: refused, and a fetch is asked
+            // for (the refresher's notify holds one permit).
+            let stranger = SigningKeyRing::generate();
+            let unknown = token(&Arc::new(stranger));
+            assert_eq!(
+                verifier.verify(&unknown),
+                invalid("the key id (kid) is not in the key set")
+            );
+            let signal = verifier.key_store().unwrap().refetch_signal();
+            assert!(
+                futures_util::FutureExt::now_or_never(signal.notified()).is_some(),
+                "a refetch was requested"
+            );
+        }
+
+        #[test]
+        fn a_signature_by_another_key_under_a_known_kid_is_refused() {
+            let ring = ring();
+            let verifier = verifier_with(Some(ring.current().published.clone()));
+            let kid = &ring.current().current.kid;
+            let other = crate::auth::keys::signing::generate_key();
+            let header = format!(r#"{{"alg":"EdDSA","typ":"JWT","kid":"{kid}"}}"#);
+            let forged_token = forged(&header, |message| {
+                use ed25519_dalek::Signer as _;
+                other.sign(message).to_bytes().to_vec()
+            });
+            assert_eq!(
+                verifier.verify(&forged_token),
+                invalid("the signature does not verify")
+            );
+            let short = forged(&header, |_| vec![1; 63]);
+            assert_eq!(
+                verifier.verify(&short),
+                invalid("the signature does not verify")
+            );
+        }
+
+        #[test]
+        fn a_withdrawn_key_is_not_answered_from_the_cache() {
+            let ring = ring();
+            let verifier = verifier_with(Some(ring.current().published.clone()));
+            let token = token(&ring);
+            assert!(verifier.verify(&token).is_ok());
+            let without = PublicKeySet::new([crate::auth::keys::PublicKey::new(
+                crate::auth::keys::signing::generate_key().verifying_key(),
+            )]);
+            verifier.key_store().unwrap().replace(without);
+            assert_eq!(
+                verifier.verify(&token),
+                invalid("the key id (kid) is not in the key set")
+            );
+        }
+    }
 }

@@ -24,6 +24,8 @@ pub const MAX_LEEWAY: Duration = Duration::from_secs(30);
 /// (`JWT_JWKS_REFRESH_SECONDS`). Well under a token lifetime, so a key
 /// published as "next" is known everywhere long before it signs.
 pub const DEFAULT_JWKS_REFRESH: Duration = Duration::from_secs(5 * 60);
+/// The least time between two key set fetches asked for by unknown `kid`s.
+pub const DEFAULT_MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(10);
 
 /// What every service needs to verify (and Identity to sign) tokens.
 #[derive(Debug, Clone)]
@@ -67,6 +69,10 @@ pub struct PublicKeySettings {
     pub jwks_file: Option<PathBuf>,
     /// How often the key set is fetched again.
     pub refresh_every: Duration,
+    /// The least time between two fetches asked for by tokens naming a
+    /// `kid` the set lacks: a flood of invented `kid`s costs the key
+    /// server one request per interval.
+    pub min_refetch_interval: Duration,
 }
 
 /// Where Identity's private keys come from.
@@ -95,6 +101,7 @@ impl JwtSettings {
             signing: Some(SigningKeySource::Loaded(ring)),
             jwks_file: None,
             refresh_every: DEFAULT_JWKS_REFRESH,
+            min_refetch_interval: DEFAULT_MIN_REFETCH_INTERVAL,
         }))
     }
 

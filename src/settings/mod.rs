@@ -485,6 +485,7 @@ impl Reader<'_> {
             signing,
             jwks_file: path(vars::JWT_JWKS_FILE),
             refresh_every,
+            min_refetch_interval: jwt::DEFAULT_MIN_REFETCH_INTERVAL,
         }))
     }
 

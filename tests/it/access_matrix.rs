@@ -409,7 +409,18 @@ fn render(rows: &[Vec<String>]) -> String {
 
 #[tokio::test]
 async fn every_method_by_every_caller_over_real_grpc() {
-    let mesh = TestMesh::start().await;
+    every_method_by_every_caller(TestMesh::start().await).await;
+}
+
+/// The same matrix on a mesh that signs with EdDSA, where only Identity
+/// holds a private key and the others verify with the key set they fetched
+/// from Identity's GetJwks.
+#[tokio::test]
+async fn every_method_by_every_caller_under_eddsa() {
+    every_method_by_every_caller(TestMesh::start_with(use_eddsa).await).await;
+}
+
+async fn every_method_by_every_caller(mesh: TestMesh) {
     let methods = proto_methods();
     let callers = Who::all();
     let mut failures = Vec::new();

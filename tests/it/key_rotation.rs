@@ -5,7 +5,7 @@
 
 use toestemming::auth::TokenVerifier;
 use toestemming::proto::pseudoniem::v1::*;
-use toestemming::settings::{JwtSettings, SigningSecret};
+use toestemming::settings::{JwtSettings, SigningSecret, TokenKeys};
 use tonic::Code;
 
 use crate::support::*;
@@ -15,9 +15,10 @@ const NEW_KEY: &[u8] = b"the-new-key-after-the-rotation-0123456789-abcdef";
 #[tokio::test]
 async fn after_a_rotation_old_tokens_live_out_their_lifetime_and_new_ones_use_the_new_key() {
     let mesh = TestMesh::start_with(|settings| {
-        let mut rotated = JwtSettings::with_secret(SigningSecret::new(NEW_KEY.to_vec()).unwrap());
-        rotated.previous_secret = Some(SigningSecret::new(SECRET.to_vec()).unwrap());
-        settings.jwt = Some(rotated);
+        settings.jwt = Some(JwtSettings::new(TokenKeys::Shared {
+            secret: SigningSecret::new(NEW_KEY.to_vec()).unwrap(),
+            previous: Some(SigningSecret::new(SECRET.to_vec()).unwrap()),
+        }));
     })
     .await;
     let lookup = |token: String| {

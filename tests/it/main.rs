@@ -13,6 +13,7 @@ mod concurrency;
 mod deadlines_and_dependencies;
 mod dossier_pagination;
 mod dossier_scoping;
+mod eddsa;
 mod faults;
 mod health;
 mod healthcheck;

@@ -27,6 +27,7 @@ use super::signing::{
 };
 
 /// What a rotation or a generation did, for the operator.
+#[derive(Debug)]
 pub struct Outcome {
     /// The `kid` that signs once Identity has loaded the directory.
     pub signing_kid: String,

@@ -45,7 +45,12 @@ pub fn verifier_for(
             Some(path) => KeySetSource::File(path.clone()),
             None => KeySetSource::Identity(crate::mesh::client::transport(identity_url)?),
         };
-        refresh::spawn(store, source, public.refresh_every);
+        refresh::spawn(
+            store,
+            source,
+            public.refresh_every,
+            public.min_refetch_interval,
+        );
     }
     Ok(verifier)
 }

@@ -27,8 +27,6 @@ const FIRST_RETRY: Duration = Duration::from_millis(100);
 const MAX_RETRY: Duration = Duration::from_secs(5);
 /// How long one fetch from Identity may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
-/// The least time between two fetches asked for by unknown `kid`s.
-pub const MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Where a verifier's key set comes from.
 pub enum KeySetSource {
@@ -83,10 +81,12 @@ impl KeySetSource {
 
 /// Starts the task that keeps `store` filled from `source`, fetching again
 /// every `every`. Returns at once; the first set arrives when it arrives.
-pub fn spawn(store: &Arc<KeyStore>, source: KeySetSource, every: Duration) {
+/// Fetches asked for by unknown `kid`s come at most once per
+/// `min_refetch`.
+pub fn spawn(store: &Arc<KeyStore>, source: KeySetSource, every: Duration, min_refetch: Duration) {
     let weak = Arc::downgrade(store);
     let refetch = store.refetch_signal();
-    let min_refetch = MIN_REFETCH_INTERVAL.min(every);
+    let min_refetch = min_refetch.min(every);
     tokio::spawn(async move {
         let from = source.describe();
         let mut retry = FIRST_RETRY;

@@ -54,6 +54,15 @@ pub struct SigningKeys {
     pub published: PublicKeySet,
 }
 
+impl std::fmt::Debug for SigningKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeys")
+            .field("kid", &self.current.kid)
+            .field("published", &self.published)
+            .finish_non_exhaustive()
+    }
+}
+
 impl SigningKeys {
     fn new(current: &SigningKey, next: Option<&SigningKey>, previous: Option<PublicKey>) -> Self {
         let der = current

@@ -123,7 +123,7 @@ impl KeyStore {
         self.refetch.notify_one();
     }
 
-    pub(super) fn refetch_signal(&self) -> Arc<Notify> {
+    pub(crate) fn refetch_signal(&self) -> Arc<Notify> {
         self.refetch.clone()
     }
 }

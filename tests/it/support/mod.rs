@@ -48,6 +48,15 @@ pub fn jwt_settings() -> JwtSettings {
     JwtSettings::with_secret(SigningSecret::new(SECRET.to_vec()).unwrap())
 }
 
+/// A [`TestMesh::start_with`] tweak: sign with EdDSA, with an Ed25519 key
+/// made for this mesh. Only Identity is given it; the other services fetch
+/// the public key set from Identity.
+pub fn use_eddsa(settings: &mut Settings) {
+    settings.jwt = Some(JwtSettings::with_signing_keys(std::sync::Arc::new(
+        toestemming::auth::keys::SigningKeyRing::generate(),
+    )));
+}
+
 /// The settings of a test mesh: the test key and credential, SQLite files in
 /// `data_dir`, everything else the contract's defaults.
 pub fn test_settings(data_dir: &std::path::Path) -> Settings {
@@ -91,6 +100,9 @@ impl TestMesh {
                 settings.service_database_urls.insert(kind, url);
             }
         }
+        // Key files are read once, here, so the tests' issuer and Identity
+        // sign with the same keys (and a reload reaches both).
+        settings.jwt.as_mut().unwrap().load_signing_keys().unwrap();
         let issuer = TokenIssuer::new(settings.jwt.as_ref().unwrap());
         let listeners = MeshListeners::ephemeral().await.unwrap();
         let running = start_mesh(listeners, &settings, CancellationToken::new())
