@@ -41,7 +41,10 @@ pub struct TokenIssuer {
 /// The deployment's one way of signing.
 enum Signer {
     /// HS256 with the shared key: `{"typ":"JWT","alg":"HS256"}`.
-    Shared { key: EncodingKey, header: Header },
+    Shared {
+        key: EncodingKey,
+        header: Box<Header>,
+    },
     /// EdDSA with Identity's current key, named by its `kid`:
     /// `{"typ":"JWT","alg":"EdDSA","kid":"…"}`. Read per token, so a
     /// reload (a rotation) takes effect at once.
@@ -57,7 +60,7 @@ impl TokenIssuer {
             TokenKeys::Shared { secret, .. } => Signer::Shared {
                 key: EncodingKey::from_secret(secret.expose())
                     .expect("an HMAC key from bytes cannot fail"),
-                header: Header::new(Algorithm::HS256),
+                header: Box::new(Header::new(Algorithm::HS256)),
             },
             TokenKeys::Public(public) => match &public.signing {
                 Some(SigningKeySource::Loaded(ring)) => Signer::Private(ring.clone()),
