@@ -7,14 +7,16 @@
 #       JWT_SECRET_KEY, so it generates a development key and credential;
 #   (b) four processes, `toestemming pseudoniem|identity|dossier|website`,
 #       each with its own database, sharing JWT_SECRET_KEY and
-#       INTERNAL_CLIENT_SECRET, finding each other on the default addresses.
+#       INTERNAL_CLIENT_SECRET, finding each other on the default addresses;
+#   (c) the same four under JWT_ALGORITHM=EdDSA, only Identity holding a
+#       private key, with a key rotation (SIGHUP) and a second walkthrough.
 # Both use the default ports 127.0.0.1:50051-50053 and 8080, which must be
 # free. Each run also asks every service's health with `toestemming
 # healthcheck` (the containers' health check), gRPC and HTTP.
 # A run passes when both clients pass against its mesh and no server log
 # contains a value they used. Then scripts/deployment_test.py runs the
 # compose deployment as processes on PostgreSQL. The last line is
-# `walkthrough: N passed, M failed` (N, M count the three runs); the exit
+# `walkthrough: N passed, M failed` (N, M count the runs); the exit
 # status is non-zero on any failure.
 set -euo pipefail
 
@@ -242,6 +244,10 @@ healthchecks() {
 walkthrough() {
     local sensitive="$tmp/sensitive.txt" name status=0 leaked=0
     : >"$sensitive"
+    # Secrets of the mode itself (a private key's lines), when it has any.
+    if [[ -f "$tmp/mode-secrets.txt" ]]; then
+        cat "$tmp/mode-secrets.txt" >>"$sensitive"
+    fi
     IDENTITY_ADDR="$IDENTITY_ADDR" PSEUDONIEM_ADDR="$PSEUDONIEM_ADDR" DOSSIER_ADDR="$DOSSIER_ADDR" \
         WALKTHROUGH_SENSITIVE_FILE="$sensitive" scripts/walkthrough.sh || status=1
     echo "--- the same walkthrough with a Python client generated from proto/"
@@ -273,7 +279,8 @@ run_mode() {
         "$setup" &&
         wait_ready "$IDENTITY_ADDR" "$PSEUDONIEM_ADDR" "$DOSSIER_ADDR" &&
         healthchecks &&
-        walkthrough; then
+        walkthrough &&
+        { ! declare -F "${setup}_then" >/dev/null || "${setup}_then"; }; then
         passed=$((passed + 1))
         echo "walkthrough ($label): passed"
     else
@@ -282,6 +289,7 @@ run_mode() {
         show_logs
     fi
     stop_all
+    rm -f "$tmp/mode-secrets.txt"
 }
 
 mesh_in_one_process() {
@@ -310,8 +318,74 @@ mesh_in_four_processes() {
         "LISTEN_ADDR=$WEBSITE_ADDR" -- website
 }
 
+# (c) JWT_ALGORITHM=EdDSA in four processes: only Identity holds a private
+# key (made by `toestemming keys generate`); Dossier and the website fetch
+# the public key set from Identity's GetJwks, Pseudoniem reads it from a
+# JWT_JWKS_FILE. No process has JWT_SECRET_KEY. After the walkthrough the
+# keys rotate (`toestemming keys rotate`, SIGHUP to Identity) and the
+# walkthrough runs again on the rotated keys.
+mesh_in_four_processes_eddsa() {
+    local internal_secret service keys="$tmp/keys"
+    internal_secret="$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+    "$BIN" keys generate "$keys" >/dev/null
+    "$BIN" keys jwks "$keys" >"$tmp/jwks.json"
+    # The private keys' base64 lines must never reach a log.
+    grep -hv -- '-----' "$keys/current.pem" "$keys/next.pem" >"$tmp/mode-secrets.txt"
+    # Only Identity may hold a private key: another service refuses it.
+    if env -u JWT_SECRET_KEY JWT_ALGORITHM=EdDSA "JWT_PRIVATE_KEY_FILE=$keys/current.pem" \
+        "INTERNAL_CLIENT_SECRET=$internal_secret" LISTEN_ADDR=127.0.0.1:0 \
+        "$BIN" dossier >"$tmp/refused.log" 2>&1; then
+        echo "dossier started with a private key" >&2
+        return 1
+    fi
+    grep -q "only Identity signs" "$tmp/refused.log" ||
+        { echo "dossier's refusal does not say why:" >&2; cat "$tmp/refused.log" >&2; return 1; }
+    echo "ok - a service other than Identity refuses a private key"
+    for service in pseudoniem identity dossier; do
+        mkdir -p "$tmp/$service"
+    done
+    start pseudoniem JWT_ALGORITHM=EdDSA "JWT_JWKS_FILE=$tmp/jwks.json" \
+        "DATA_DIR=$tmp/pseudoniem" "DATABASE_URL=sqlite://$tmp/pseudoniem/pseudoniem.db?mode=rwc" \
+        "LISTEN_ADDR=$PSEUDONIEM_ADDR" -- pseudoniem
+    start identity JWT_ALGORITHM=EdDSA "JWT_PRIVATE_KEY_FILE=$keys/current.pem" \
+        "JWT_NEXT_PRIVATE_KEY_FILE=$keys/next.pem" "JWT_PREVIOUS_PUBLIC_KEY_FILE=$keys/previous.pub.pem" \
+        "INTERNAL_CLIENT_SECRET=$internal_secret" \
+        "DATA_DIR=$tmp/identity" "DATABASE_URL=sqlite://$tmp/identity/identity.db?mode=rwc" \
+        "LISTEN_ADDR=$IDENTITY_ADDR" -- identity
+    start dossier JWT_ALGORITHM=EdDSA "INTERNAL_CLIENT_SECRET=$internal_secret" \
+        "DATA_DIR=$tmp/dossier" "DATABASE_URL=sqlite://$tmp/dossier/dossier.db?mode=rwc" \
+        "LISTEN_ADDR=$DOSSIER_ADDR" -- dossier
+    start website JWT_ALGORITHM=EdDSA "INTERNAL_CLIENT_SECRET=$internal_secret" \
+        "IDENTITY_URL=http://$IDENTITY_ADDR" "DOSSIER_URL=http://$DOSSIER_ADDR" \
+        "LISTEN_ADDR=$WEBSITE_ADDR" -- website
+}
+
+# Rotates the keys of (c) while the mesh runs and walks through again.
+mesh_in_four_processes_eddsa_then() {
+    local keys="$tmp/keys" identity_pid="${pids[1]}" before after
+    before="$("$GRPCURL" -plaintext "$IDENTITY_ADDR" toestemming.identity.v1.IdentityService/GetJwks |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["keys"][0]["kid"])')"
+    "$BIN" keys rotate --force "$keys" >/dev/null
+    grep -hv -- '-----' "$keys/current.pem" "$keys/next.pem" >>"$tmp/mode-secrets.txt"
+    "$BIN" keys jwks "$keys" >"$tmp/jwks.json.new" && mv "$tmp/jwks.json.new" "$tmp/jwks.json"
+    kill -HUP "$identity_pid"
+    for _ in $(seq 1 50); do
+        after="$("$GRPCURL" -plaintext "$IDENTITY_ADDR" toestemming.identity.v1.IdentityService/GetJwks |
+            python3 -c 'import json, sys; print(json.load(sys.stdin)["keys"][0]["kid"])')"
+        [[ "$after" != "$before" ]] && break
+        sleep 0.1
+    done
+    if [[ "$after" == "$before" ]]; then
+        echo "Identity still signs with kid $before after SIGHUP" >&2
+        return 1
+    fi
+    echo "ok - rotated: Identity signs with kid $after (was $before); walking through again"
+    walkthrough
+}
+
 run_mode "toestemming all, one process" mesh_in_one_process
 run_mode "four processes" mesh_in_four_processes
+run_mode "four processes, EdDSA" mesh_in_four_processes_eddsa
 
 section "the compose deployment as processes on PostgreSQL (scripts/deployment_test.py)"
 if require_free "$IDENTITY_ADDR" "$PSEUDONIEM_ADDR" "$DOSSIER_ADDR" "$WEBSITE_ADDR" &&
