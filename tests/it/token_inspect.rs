@@ -83,3 +83,70 @@ fn inspect_shows_the_claims_and_the_services_verdict_and_no_secret() {
         );
     }
 }
+
+/// Runs `token inspect` with `token` on stdin and `env` set.
+fn inspect_with(token: &str, env: &[(&str, &std::path::Path)]) -> (bool, String) {
+    let mut command = Command::new(BINARY);
+    command
+        .args(["token", "inspect"])
+        .env_clear()
+        .env("JWT_ALGORITHM", "EdDSA")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, path) in env {
+        command.env(name, path);
+    }
+    let mut child = command.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(token.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let printed =
+        String::from_utf8(output.stdout).unwrap() + &String::from_utf8(output.stderr).unwrap();
+    (output.status.success(), printed)
+}
+
+#[test]
+fn under_eddsa_inspect_checks_with_the_key_set_file_or_identity_s_key_files() {
+    use toestemming::auth::keys::{KeyFiles, SigningKeyRing, key_dir};
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    key_dir::generate(&keys).unwrap();
+    let jwks = dir.path().join("jwks.json");
+    std::fs::write(&jwks, key_dir::jwks(&keys).unwrap().to_json()).unwrap();
+    let ring = std::sync::Arc::new(SigningKeyRing::load(KeyFiles::in_dir(&keys)).unwrap());
+    let token = TokenIssuer::new(&toestemming::settings::JwtSettings::with_signing_keys(ring))
+        .issue("Inspectie Zorg", Role::HealthcareCompany)
+        .unwrap()
+        .access_token;
+
+    let (accepted, printed) = inspect_with(&token, &[("JWT_JWKS_FILE", &jwks)]);
+    assert!(accepted, "{printed}");
+    assert!(printed.contains("\"alg\": \"EdDSA\""), "{printed}");
+    assert!(printed.contains("\"kid\""), "{printed}");
+    let (accepted, from_key_files) = inspect_with(
+        &token,
+        &[("JWT_PRIVATE_KEY_FILE", &keys.join("current.pem"))],
+    );
+    assert!(accepted, "{from_key_files}");
+
+    // An HS256 token under an EdDSA configuration: refused, not checked
+    // with some other key.
+    let hs256 = jwt::sign(&jwt::claims("HealthcareCompany", "Inspectie Zorg"));
+    let (accepted, printed) = inspect_with(&hs256, &[("JWT_JWKS_FILE", &jwks)]);
+    assert!(!accepted);
+    assert!(
+        printed.contains("verdict: REFUSED, TOKEN_INVALID"),
+        "{printed}"
+    );
+
+    let private = std::fs::read_to_string(keys.join("current.pem")).unwrap();
+    let secret_line = private.lines().nth(1).unwrap();
+    for output in [&printed, &from_key_files] {
+        assert!(!output.contains(secret_line), "the private key was printed");
+    }
+}
