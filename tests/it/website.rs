@@ -408,7 +408,17 @@ async fn the_session_lives_only_in_a_strict_http_only_cookie() {
 
 #[tokio::test]
 async fn approve_and_decline_reach_check_permission() {
-    let mesh = TestMesh::start().await;
+    approve_and_decline(TestMesh::start().await).await;
+}
+
+/// The same under EdDSA: the session cookie verified with the key set the
+/// website fetched, the CSRF key made for the process (no shared key).
+#[tokio::test]
+async fn approve_and_decline_reach_check_permission_under_eddsa() {
+    approve_and_decline(TestMesh::start_with(use_eddsa).await).await;
+}
+
+async fn approve_and_decline(mesh: TestMesh) {
     let patient = bsn(1);
     mesh.patient_token(&patient).await;
     let company = company_with_dossier(&mesh, "Huisarts De Linde", &patient).await;
