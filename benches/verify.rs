@@ -22,8 +22,8 @@ use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use hmac::Mac as _;
-use toestemming::auth::{Role, TokenIssuer, TokenVerifier};
 use toestemming::auth::keys::SigningKeyRing;
+use toestemming::auth::{Role, TokenIssuer, TokenVerifier};
 use toestemming::settings::{JwtSettings, SigningSecret};
 
 const SECRET: &[u8] = b"bench-key-bench-key-bench-key-32";
@@ -84,21 +84,18 @@ fn eddsa_verification(c: &mut Criterion) {
     let token = issue();
     let forged = format!("{}AAAA", &token[..token.len() - 4]);
     let (signed_part, signature) = token.rsplit_once('.').unwrap();
-    let signature: [u8; 64] = base64::Engine::decode(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-        signature,
-    )
-    .unwrap()
-    .try_into()
-    .unwrap();
+    let signature: [u8; 64] =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, signature)
+            .unwrap()
+            .try_into()
+            .unwrap();
     let signature = ed25519_dalek::Signature::from_bytes(&signature);
     let public = ring.current().current.key;
 
     let mut group = c.benchmark_group("verify_eddsa");
     group.bench_function("raw_ed25519", |b| {
         b.iter(|| {
-            black_box(public.verify_strict(black_box(signed_part.as_bytes()), &signature))
-                .is_ok()
+            black_box(public.verify_strict(black_box(signed_part.as_bytes()), &signature)).is_ok()
         })
     });
     let verifier = TokenVerifier::new(&settings.verify_only());
