@@ -16,6 +16,7 @@
 //! | `toestemming_token_cache_hits_total` | | the verifier's cache of verified tokens |
 //! | `toestemming_internal_tokens_obtained_total` | `source` (`identity` or `self_signed`) | a service's internal-token source |
 //! | `toestemming_store_query_seconds` (histogram) | `store`, `query` | every storage query |
+//! | `toestemming_key_set_fetches_total` | `source` (`identity` or `file`), `trigger` (`schedule` or `unknown_kid`), `outcome` (`loaded`, `unchanged` or `failed`) | EdDSA: a verifier's key set refresher |
 //!
 //! The RPC names follow go-grpc-prometheus, so existing gRPC dashboards fit.
 //! Every label value comes from a fixed set (method paths from the protos,
@@ -40,6 +41,7 @@ pub mod names {
     pub const TOKEN_CACHE_HITS: &str = "toestemming_token_cache_hits_total";
     pub const INTERNAL_TOKENS_OBTAINED: &str = "toestemming_internal_tokens_obtained_total";
     pub const STORE_QUERY_SECONDS: &str = "toestemming_store_query_seconds";
+    pub const KEY_SET_FETCHES: &str = "toestemming_key_set_fetches_total";
 }
 
 /// Latency buckets, in seconds: from 50 µs (a cached verification and a
@@ -103,6 +105,10 @@ fn describe() {
     describe_counter!(
         names::INTERNAL_TOKENS_OBTAINED,
         "Internal tokens a service obtained for its outbound calls (IssueInternalToken or self-signed)"
+    );
+    describe_counter!(
+        names::KEY_SET_FETCHES,
+        "EdDSA key set fetches by a verifier, by source, what triggered them and their outcome"
     );
     describe_histogram!(
         names::STORE_QUERY_SECONDS,
@@ -246,6 +252,16 @@ pub fn token_cache_hit() {
 pub fn internal_token_obtained(source: &'static str) {
     if enabled() {
         metrics::counter!(names::INTERNAL_TOKENS_OBTAINED, "source" => source).increment(1);
+    }
+}
+
+/// One fetch of the EdDSA key set. Rare (once per refresh interval): no
+/// handle cache.
+pub fn key_set_fetched(source: &'static str, trigger: &'static str, outcome: &'static str) {
+    if enabled() {
+        metrics::counter!(names::KEY_SET_FETCHES,
+            "source" => source, "trigger" => trigger, "outcome" => outcome)
+        .increment(1);
     }
 }
 

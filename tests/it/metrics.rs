@@ -185,3 +185,28 @@ async fn metrics_count_rpcs_refusals_tokens_and_queries() {
     stop.cancel();
     mesh.stop().await;
 }
+
+#[tokio::test]
+async fn key_set_fetches_are_counted_by_source_trigger_and_outcome() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/metrics", listener.local_addr().unwrap());
+    let stop = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(toestemming::telemetry::metrics::serve(
+        listener,
+        stop.clone(),
+    ));
+    let loaded = [
+        ("outcome", "loaded"),
+        ("source", "identity"),
+        ("trigger", "schedule"),
+    ];
+    let before = Scrape::take(&url).await;
+    // Pseudoniem, Dossier and the website each load Identity's key set.
+    let mesh = TestMesh::start_with(use_eddsa).await;
+    let after = Scrape::take(&url).await;
+    let grew = after.value("toestemming_key_set_fetches_total", &loaded)
+        - before.value("toestemming_key_set_fetches_total", &loaded);
+    assert!(grew >= 3.0, "{grew} key sets loaded:\n{}", after.text);
+    mesh.stop().await;
+    stop.cancel();
+}

@@ -38,6 +38,14 @@ pub enum KeySetSource {
 }
 
 impl KeySetSource {
+    /// The `source` label of the fetch metric.
+    fn label(&self) -> &'static str {
+        match self {
+            KeySetSource::File(_) => "file",
+            KeySetSource::Identity(_) => "identity",
+        }
+    }
+
     fn describe(&self) -> String {
         match self {
             KeySetSource::File(path) => path.display().to_string(),
@@ -90,10 +98,19 @@ pub fn spawn(store: &Arc<KeyStore>, source: KeySetSource, every: Duration, min_r
     tokio::spawn(async move {
         let from = source.describe();
         let mut retry = FIRST_RETRY;
+        let mut trigger = "schedule";
         loop {
             let Some(store) = weak.upgrade() else { return };
             let last_fetch = Instant::now();
-            let wait = match source.fetch().await {
+            let fetched = source.fetch().await;
+            let outcome = match &fetched {
+                Err(_) => "failed",
+                Ok(set) if store.current().as_deref() == Some(set) => "unchanged",
+                Ok(_) => "loaded",
+            };
+            crate::telemetry::metrics::key_set_fetched(source.label(), trigger, outcome);
+            trigger = "schedule";
+            let wait = match fetched {
                 Ok(set) => {
                     let first = !store.is_loaded();
                     let kids: Vec<&str> = set.keys().iter().map(|k| k.kid.as_str()).collect();
@@ -121,6 +138,7 @@ pub fn spawn(store: &Arc<KeyStore>, source: KeySetSource, every: Duration, min_r
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
                 () = refetch.notified() => {
+                    trigger = "unknown_kid";
                     // Asked for by an unknown kid: at most one fetch per
                     // interval, however many tokens ask.
                     tokio::time::sleep_until(last_fetch + min_refetch).await;
