@@ -69,8 +69,8 @@ fn normalise(series: &str) -> String {
     }
 }
 
-#[tokio::test]
-async fn metrics_count_rpcs_refusals_tokens_and_queries() {
+/// A `/metrics` endpoint on an ephemeral port: its URL, and what stops it.
+async fn serve_metrics() -> (String, tokio_util::sync::CancellationToken) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/metrics", listener.local_addr().unwrap());
     let stop = tokio_util::sync::CancellationToken::new();
@@ -78,6 +78,12 @@ async fn metrics_count_rpcs_refusals_tokens_and_queries() {
         listener,
         stop.clone(),
     ));
+    (url, stop)
+}
+
+#[tokio::test]
+async fn metrics_count_rpcs_refusals_tokens_and_queries() {
+    let (url, stop) = serve_metrics().await;
     // Served as soon as it is bound; the first scrape waits for nothing.
     let before = Scrape::take(&url).await;
 
@@ -188,13 +194,7 @@ async fn metrics_count_rpcs_refusals_tokens_and_queries() {
 
 #[tokio::test]
 async fn key_set_fetches_are_counted_by_source_trigger_and_outcome() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/metrics", listener.local_addr().unwrap());
-    let stop = tokio_util::sync::CancellationToken::new();
-    tokio::spawn(toestemming::telemetry::metrics::serve(
-        listener,
-        stop.clone(),
-    ));
+    let (url, stop) = serve_metrics().await;
     let loaded = [
         ("outcome", "loaded"),
         ("source", "identity"),

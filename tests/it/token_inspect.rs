@@ -14,16 +14,20 @@ const BINARY: &str = env!("CARGO_BIN_EXE_toestemming");
 /// Runs `token inspect` with `token` on stdin and `key` as JWT_SECRET_KEY;
 /// returns whether it exited 0, and what it printed.
 fn inspect(token: &str, key: Option<&[u8]>) -> (bool, String) {
+    let key = key.map(|key| std::str::from_utf8(key).unwrap());
+    run_inspect(token, key.map(|key| ("JWT_SECRET_KEY", key)).as_slice())
+}
+
+/// `token inspect` with `token` on stdin in an environment of just `env`.
+fn run_inspect(token: &str, env: &[(&str, &str)]) -> (bool, String) {
     let mut command = Command::new(BINARY);
     command
         .args(["token", "inspect"])
         .env_clear()
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    if let Some(key) = key {
-        command.env("JWT_SECRET_KEY", std::str::from_utf8(key).unwrap());
-    }
     let mut child = command.spawn().unwrap();
     child
         .stdin
@@ -84,30 +88,14 @@ fn inspect_shows_the_claims_and_the_services_verdict_and_no_secret() {
     }
 }
 
-/// Runs `token inspect` with `token` on stdin and `env` set.
+/// `token inspect` under `JWT_ALGORITHM=EdDSA` with a key file variable.
 fn inspect_with(token: &str, env: &[(&str, &std::path::Path)]) -> (bool, String) {
-    let mut command = Command::new(BINARY);
-    command
-        .args(["token", "inspect"])
-        .env_clear()
-        .env("JWT_ALGORITHM", "EdDSA")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (name, path) in env {
-        command.env(name, path);
-    }
-    let mut child = command.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(token.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let printed =
-        String::from_utf8(output.stdout).unwrap() + &String::from_utf8(output.stderr).unwrap();
-    (output.status.success(), printed)
+    let mut all = vec![("JWT_ALGORITHM", "EdDSA")];
+    all.extend(
+        env.iter()
+            .map(|(name, path)| (*name, path.to_str().unwrap())),
+    );
+    run_inspect(token, &all)
 }
 
 #[test]
