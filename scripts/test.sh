@@ -15,7 +15,8 @@
 # healthcheck` (the containers' health check), gRPC and HTTP.
 # A run passes when both clients pass against its mesh and no server log
 # contains a value they used. Then scripts/deployment_test.py runs the
-# compose deployment as processes on PostgreSQL. The last line is
+# compose deployment as processes on PostgreSQL, the benchmark harness runs
+# briefly, and every cargo-fuzz target runs over its seeds. The last line is
 # `walkthrough: N passed, M failed` (N, M count the runs); the exit
 # status is non-zero on any failure.
 set -euo pipefail
@@ -410,6 +411,16 @@ if require_free "$IDENTITY_ADDR" "$PSEUDONIEM_ADDR" "$DOSSIER_ADDR" "$WEBSITE_AD
 else
     failed=$((failed + 1))
     echo "the benchmark smoke run FAILED" >&2
+fi
+
+section "cargo-fuzz: every target briefly over its seeds (scripts/fuzz.sh; docs/fuzzing.md)"
+# Builds fuzz/ once (AddressSanitizer, release; nightly or RUSTC_BOOTSTRAP=1)
+# and runs each target FUZZ_SECONDS (default 12) against the rules it checks.
+if scripts/fuzz.sh; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+    echo "a fuzz target FAILED" >&2
 fi
 
 echo

@@ -125,14 +125,22 @@ struct Verified {
 /// The only header parameters a mesh token may carry. Anything else
 /// (`crit`, `jku`, `jwk`, `x5u`, `x5c`, …) is refused; `kid` only names
 /// a key already loaded, and only under EdDSA.
+/// A parameter that is absent, or present as a string: `"kid": null` is
+/// not "no kid" but a malformed header (serde's `Option` would read it as
+/// absent, and an HS256 deployment would take a `kid` it refuses).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AllowedHeader {
     alg: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present_string")]
     typ: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present_string")]
     kid: Option<String>,
+}
+
+/// A header parameter that is there: a string, never `null`.
+fn present_string<'de, D: serde::Deserializer<'de>>(value: D) -> Result<Option<String>, D::Error> {
+    String::deserialize(value).map(Some)
 }
 
 impl TokenVerifier {
@@ -545,6 +553,31 @@ mod tests {
                     "the payload is not UTF-8"
                 )),
                 "{bytes:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_null_header_parameter_is_refused_not_taken_for_absent() {
+        use base64::Engine as _;
+        use hmac::Mac as _;
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        let v = verifier();
+        for header in [
+            r#"{"alg":"HS256","kid":null}"#,
+            r#"{"alg":"HS256","typ":null}"#,
+        ] {
+            let message = format!("{}.{}", b64(header.as_bytes()), b64(&payload(b"x")));
+            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&[7u8; 32]).unwrap();
+            mac.update(message.as_bytes());
+            let token = format!("{message}.{}", b64(&mac.finalize().into_bytes()));
+            assert_eq!(
+                v.verify(&token),
+                Err(AuthError::invalid(
+                    AUTHORIZATION,
+                    "the header carries parameters the mesh does not accept"
+                )),
+                "{header}"
             );
         }
     }
