@@ -273,58 +273,10 @@ impl TokenVerifier {
         let header = check_header(header).map_err(fail)?;
         let key_valid_until = match &self.keys {
             VerificationKeys::Shared { current, previous } => {
-                if header.alg != "HS256" || header.kid.is_some() {
-                    return Err(fail("the algorithm is not allowed"));
-                }
-                let signed_with = |key| {
-                    jsonwebtoken::crypto::verify(
-                        signature,
-                        message.as_bytes(),
-                        key,
-                        Algorithm::HS256,
-                    )
-                    .unwrap_or(false)
-                };
-                // The previous key is tried only while its window is open,
-                // and only after the current one failed: it costs a second
-                // HMAC for forgeries during a rotation, nothing otherwise.
-                if signed_with(current) {
-                    u64::MAX
-                } else {
-                    match previous {
-                        Some(previous)
-                            if now < previous.accepted_until && signed_with(&previous.key) =>
-                        {
-                            previous.accepted_until
-                        }
-                        _ => return Err(fail("the signature does not verify")),
-                    }
-                }
+                check_hmac(&header, message, signature, current, previous.as_ref(), now)?
             }
             VerificationKeys::Public(store) => {
-                if header.alg != "EdDSA" {
-                    return Err(fail("the algorithm is not allowed"));
-                }
-                let kid = header
-                    .kid
-                    .as_deref()
-                    .ok_or_else(|| fail("the token names no key (kid)"))?;
-                if kid.len() > MAX_KID_BYTES {
-                    return Err(fail("the key id (kid) is too long"));
-                }
-                let key = match store.lookup(kid) {
-                    KeyLookup::Found(key) => key,
-                    KeyLookup::NotLoaded => return Err(AuthError::KeysUnavailable),
-                    KeyLookup::Unknown => {
-                        // Perhaps a key published since the last fetch:
-                        // one rate-limited refetch, never one per token.
-                        store.request_refetch();
-                        return Err(fail("the key id (kid) is not in the key set"));
-                    }
-                };
-                if !ed25519_signature_verifies(&key, message.as_bytes(), signature) {
-                    return Err(fail("the signature does not verify"));
-                }
+                check_ed25519(&header, message, signature, store)?;
                 u64::MAX
             }
         };
@@ -375,6 +327,73 @@ impl TokenVerifier {
         }
         Ok(())
     }
+}
+
+/// HS256: the signature over `message` by the current key, or while its
+/// window is open the previous one. Answers until when the key that signed
+/// is accepted.
+fn check_hmac(
+    header: &AllowedHeader,
+    message: &str,
+    signature: &str,
+    current: &DecodingKey,
+    previous: Option<&PreviousKey>,
+    now: u64,
+) -> Result<u64, AuthError> {
+    let fail = |problem| AuthError::invalid(AUTHORIZATION, problem);
+    if header.alg != "HS256" || header.kid.is_some() {
+        return Err(fail("the algorithm is not allowed"));
+    }
+    let signed_with = |key| {
+        jsonwebtoken::crypto::verify(signature, message.as_bytes(), key, Algorithm::HS256)
+            .unwrap_or(false)
+    };
+    // The previous key is tried only while its window is open, and only
+    // after the current one failed: it costs a second HMAC for forgeries
+    // during a rotation, nothing otherwise.
+    if signed_with(current) {
+        return Ok(u64::MAX);
+    }
+    match previous {
+        Some(previous) if now < previous.accepted_until && signed_with(&previous.key) => {
+            Ok(previous.accepted_until)
+        }
+        _ => Err(fail("the signature does not verify")),
+    }
+}
+
+/// EdDSA: the signature over `message` by the loaded key the `kid` names.
+fn check_ed25519(
+    header: &AllowedHeader,
+    message: &str,
+    signature: &str,
+    store: &KeyStore,
+) -> Result<(), AuthError> {
+    let fail = |problem| AuthError::invalid(AUTHORIZATION, problem);
+    if header.alg != "EdDSA" {
+        return Err(fail("the algorithm is not allowed"));
+    }
+    let kid = header
+        .kid
+        .as_deref()
+        .ok_or_else(|| fail("the token names no key (kid)"))?;
+    if kid.len() > MAX_KID_BYTES {
+        return Err(fail("the key id (kid) is too long"));
+    }
+    let key = match store.lookup(kid) {
+        KeyLookup::Found(key) => key,
+        KeyLookup::NotLoaded => return Err(AuthError::KeysUnavailable),
+        KeyLookup::Unknown => {
+            // Perhaps a key published since the last fetch: one
+            // rate-limited refetch, never one per token.
+            store.request_refetch();
+            return Err(fail("the key id (kid) is not in the key set"));
+        }
+    };
+    if !ed25519_signature_verifies(&key, message.as_bytes(), signature) {
+        return Err(fail("the signature does not verify"));
+    }
+    Ok(())
 }
 
 /// An Ed25519 signature (its base64url segment) over `message`, checked
