@@ -102,26 +102,22 @@ pub fn spawn(store: &Arc<KeyStore>, source: KeySetSource, every: Duration, min_r
         loop {
             let Some(store) = weak.upgrade() else { return };
             let last_fetch = Instant::now();
-            let fetched = source.fetch().await;
-            let outcome = match &fetched {
-                Err(_) => "failed",
-                Ok(set) if store.current().as_deref() == Some(set) => "unchanged",
-                Ok(_) => "loaded",
-            };
-            crate::telemetry::metrics::key_set_fetched(source.label(), trigger, outcome);
-            trigger = "schedule";
-            let wait = match fetched {
+            let wait = match source.fetch().await {
                 Ok(set) => {
                     let first = !store.is_loaded();
                     let kids: Vec<&str> = set.keys().iter().map(|k| k.kid.as_str()).collect();
                     let kids = kids.join(",");
-                    if store.replace(set.clone()) {
+                    let changed = store.replace(set);
+                    let outcome = if changed { "loaded" } else { "unchanged" };
+                    crate::telemetry::metrics::key_set_fetched(source.label(), trigger, outcome);
+                    if changed {
                         tracing::info!(from = %from, kids = %kids, first, "key set loaded");
                     }
                     retry = FIRST_RETRY;
                     every
                 }
                 Err(problem) => {
+                    crate::telemetry::metrics::key_set_fetched(source.label(), trigger, "failed");
                     if store.is_loaded() {
                         tracing::warn!(from = %from, problem = %problem,
                             "fetching the key set failed; keeping the last one");
@@ -134,6 +130,7 @@ pub fn spawn(store: &Arc<KeyStore>, source: KeySetSource, every: Duration, min_r
                     wait
                 }
             };
+            trigger = "schedule";
             drop(store);
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
