@@ -50,6 +50,14 @@ pub enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Operator commands on Identity's database (the DATABASE_URL,
+    /// IDENTITY_DATABASE_URL or DATA_DIR the Identity service uses): a
+    /// patient's default choice for every company covers only companies
+    /// verified here.
+    Companies {
+        #[command(subcommand)]
+        action: CompaniesAction,
+    },
     /// Identity's Ed25519 keys for JWT_ALGORITHM=EdDSA, in a directory:
     /// current.pem (signs), next.pem (published, signs after the next
     /// rotation), previous.pub.pem (the key before, public half only).
@@ -57,6 +65,18 @@ pub enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum CompaniesAction {
+    /// Marks the company registered under NAME (any case) verified, after
+    /// you checked who it is.
+    Verify { name: String },
+    /// Withdraws a company's verification: patients' defaults no longer
+    /// cover it (within seconds; their choices for it by name still stand).
+    Unverify { name: String },
+    /// Prints every registered company with `verified` or `unverified`.
+    List,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -109,6 +129,15 @@ pub async fn run(cli: Cli) -> crate::Result<()> {
             action: TokenAction::Inspect { token },
         } => return inspect_token(&settings, token),
         Command::Keys { action } => return keys(&settings, action),
+        Command::Companies { action } => {
+            use crate::identity::operator::{CompanyCommand, companies};
+            let command = match action {
+                CompaniesAction::Verify { name } => CompanyCommand::Verify(name),
+                CompaniesAction::Unverify { name } => CompanyCommand::Unverify(name),
+                CompaniesAction::List => CompanyCommand::List,
+            };
+            return companies(&settings, command).await;
+        }
         Command::All => None,
         Command::Identity => Some(ServiceKind::Identity),
         Command::Pseudoniem => Some(ServiceKind::Pseudoniem),

@@ -15,8 +15,8 @@
 //! - [`clients`]: typed clients of the services, for the services that call
 //!   them.
 //! - [`ids`]: the identifiers that travel between services, as types.
-//! - [`bsn`], [`errors`], [`storage`], [`telemetry`], [`cli`]: the small
-//!   shared pieces.
+//! - [`bsn`], [`errors`], [`paging`], [`storage`], [`telemetry`], [`cli`]:
+//!   the small shared pieces.
 
 pub mod auth;
 pub mod bsn;
@@ -27,6 +27,7 @@ pub mod healthcheck;
 pub mod ids;
 pub mod launch;
 pub mod mesh;
+pub mod paging;
 pub mod proto;
 pub mod settings;
 pub mod storage;

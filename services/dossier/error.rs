@@ -21,6 +21,14 @@ pub enum DossierError {
     /// with this id (it may be someone else's).
     #[error("you have no dossier with this id")]
     NotYourDossier,
+    /// NOT_FOUND (`COMPANY_NOT_FOUND`): SetChoice names a company Identity
+    /// does not know.
+    #[error("no company is registered under this name")]
+    CompanyNotFound,
+    /// NOT_FOUND (`CHOICE_NOT_FOUND`): ClearChoice for a choice the patient
+    /// does not have (never made, or withdrawn already).
+    #[error("you have no such choice")]
+    ChoiceNotFound,
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error(transparent)]
@@ -36,6 +44,8 @@ impl From<DossierError> for Status {
             DossierError::NoDossierForPatient | DossierError::NotYourDossier => {
                 status(Reason::DossierNotFound, error.to_string())
             }
+            DossierError::CompanyNotFound => status(Reason::CompanyNotFound, error.to_string()),
+            DossierError::ChoiceNotFound => status(Reason::ChoiceNotFound, error.to_string()),
             DossierError::Auth(auth) => auth.into(),
             DossierError::Dependency(dependency) => dependency.into(),
             DossierError::Storage(storage) => storage.into(),

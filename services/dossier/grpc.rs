@@ -1,173 +1,96 @@
-//! The DossierService handlers. The verify layer admitted only the roles in
-//! the proto; each handler scopes its query to the caller it was given.
+//! The DossierService: the API struct, the answer every dossier gets, and
+//! the trait impl that hands each RPC to its handler. The verify layer
+//! admitted only the roles in the proto; each handler scopes its query to
+//! the caller it was given.
+//!
+//! The handlers are split by who calls them, so that what a company can
+//! do is one short file to read: `for_companies` (CreateDossier,
+//! CheckPermission, DeleteDossier) reads choices and never writes one;
+//! `for_patients` holds every RPC that records, withdraws or lists a
+//! patient's choice.
 
+use futures_util::future::try_join_all;
 use tonic::{Request, Response, Status};
 
+use super::companies::Companies;
+use super::consent::{Decision, Millis};
 use super::error::DossierError;
-use super::model::{Consent, Decision, DossierRecord, PageCursor, page_size};
+use super::model::DossierView;
 use super::store::DossierStore;
-use crate::auth::Caller;
-use crate::bsn::Bsn;
+use super::wire;
 use crate::clients::PseudoniemClient;
-use crate::errors::FieldErrors;
-use crate::ids::{CompanyName, DossierId, Pseudoniem};
 use crate::mesh::CallContext;
 use crate::proto::dossier::v1::dossier_service_server::DossierService;
 use crate::proto::dossier::v1::*;
-use crate::storage::Inserted;
+use crate::storage::now_millis;
 
 pub struct DossierApi {
-    store: DossierStore,
-    pseudoniemen: PseudoniemClient,
+    pub(super) store: DossierStore,
+    pub(super) pseudoniemen: PseudoniemClient,
+    pub(super) companies: Companies,
+}
+
+/// A dossier's answer at one moment: the decision, and when it last
+/// changed.
+pub(super) struct Answer {
+    pub decision: Decision,
+    pub changed: Millis,
 }
 
 impl DossierApi {
-    pub fn new(store: DossierStore, pseudoniemen: PseudoniemClient) -> Self {
+    pub fn new(store: DossierStore, pseudoniemen: PseudoniemClient, companies: Companies) -> Self {
         Self {
             store,
             pseudoniemen,
+            companies,
         }
     }
 
-    /// The calling company and the patient's validated BSN.
-    fn company_and_bsn<T>(
-        request: &Request<T>,
-        bsn: &str,
-    ) -> Result<(CompanyName, Bsn), DossierError> {
-        let company = Caller::from_request(request)?.company()?;
-        Ok((company, Bsn::from_field("bsn", bsn)?))
-    }
-
-    /// The calling company and the pseudoniem of the patient it names. A
-    /// patient the mesh has never seen has no dossier anywhere.
-    async fn company_and_known_patient<T>(
+    /// The answer the patient's choices give about `view`'s company now.
+    /// Identity is asked whether the company is verified only when the
+    /// patient's default would decide.
+    pub(super) async fn answer(
         &self,
-        request: &Request<T>,
-        bsn: &str,
-    ) -> Result<(CompanyName, Pseudoniem), DossierError> {
-        let (company, bsn) = Self::company_and_bsn(request, bsn)?;
-        let pseudoniem = self
-            .pseudoniemen
-            .lookup(&CallContext::of(request), &bsn)
-            .await?
-            .ok_or(DossierError::NoDossierForPatient)?;
-        Ok((company, pseudoniem))
-    }
-
-    async fn create(
-        &self,
-        request: Request<CreateDossierRequest>,
-    ) -> Result<CreateDossierResponse, DossierError> {
-        let (company, bsn) = Self::company_and_bsn(&request, &request.get_ref().bsn)?;
-        let pseudoniem = self
-            .pseudoniemen
-            .get(&CallContext::of(&request), &bsn)
-            .await?;
-        let (record, inserted) = self.store.create(&company, &pseudoniem).await?;
-        if inserted == Inserted::Created {
-            tracing::info!(company = %company, dossier = %record.id, "dossier created");
-        }
-        Ok(CreateDossierResponse {
-            dossier: Some(to_proto(record)),
-            created: inserted == Inserted::Created,
-        })
-    }
-
-    async fn check(
-        &self,
-        request: Request<CheckPermissionRequest>,
-    ) -> Result<CheckPermissionResponse, DossierError> {
-        let (company, pseudoniem) = self
-            .company_and_known_patient(&request, &request.get_ref().bsn)
-            .await?;
-        let record = self
-            .store
-            .find(&company, &pseudoniem)
-            .await?
-            .ok_or(DossierError::NoDossierForPatient)?;
-        Ok(CheckPermissionResponse {
-            gave_permission: record.consent == Consent::Granted,
-            consent: to_proto_consent(record.consent) as i32,
-        })
-    }
-
-    async fn delete(
-        &self,
-        request: Request<DeleteDossierRequest>,
-    ) -> Result<DeleteDossierResponse, DossierError> {
-        let (company, pseudoniem) = self
-            .company_and_known_patient(&request, &request.get_ref().bsn)
-            .await?;
-        if !self.store.delete(&company, &pseudoniem).await? {
-            return Err(DossierError::NoDossierForPatient);
-        }
-        tracing::info!(company = %company, "dossier deleted");
-        Ok(DeleteDossierResponse {})
-    }
-
-    async fn list(
-        &self,
-        request: Request<ListMyDossiersRequest>,
-    ) -> Result<ListMyDossiersResponse, DossierError> {
-        let pseudoniem = Caller::from_request(&request)?.patient()?;
-        let input = request.get_ref();
-        let mut errors = FieldErrors::new();
-        let limit = errors.check("page_size", page_size(input.page_size));
-        let cursor = match input.page_token.as_str() {
-            "" => Some(None),
-            token => errors
-                .check(
-                    "page_token",
-                    PageCursor::decode(token).ok_or("is not a token from a previous page"),
-                )
-                .map(Some),
+        context: &CallContext,
+        view: &DossierView,
+    ) -> Result<Answer, DossierError> {
+        let verified = if view.choices.default_would_decide() {
+            self.companies
+                .is_verified(context, &view.record.company_name)
+                .await?
+        } else {
+            false
         };
-        let (Some(limit), Some(cursor)) = (limit, cursor) else {
-            return Err(errors.into());
-        };
-        // One extra row tells whether another page follows.
-        let mut records = self
-            .store
-            .list_for_patient(&pseudoniem, cursor.as_ref(), limit + 1)
-            .await?;
-        let more = records.len() as i64 > limit;
-        records.truncate(usize::try_from(limit).unwrap_or_default());
-        let next_page_token = match records.last() {
-            Some(last) if more => PageCursor::after(last).encode(),
-            _ => String::new(),
-        };
-        Ok(ListMyDossiersResponse {
-            dossiers: records.into_iter().map(to_proto).collect(),
-            next_page_token,
-        })
+        let now = now_millis();
+        let decision = view.choices.decide(verified, now);
+        let changed = view
+            .choices
+            .changed(view.record.create_time, &decision, now);
+        Ok(Answer { decision, changed })
     }
 
-    async fn decide(
+    /// `view` as the API shows it, with its answer now.
+    pub(super) async fn shown(
         &self,
-        request: Request<SetConsentRequest>,
-    ) -> Result<SetConsentResponse, DossierError> {
-        let pseudoniem = Caller::from_request(&request)?.patient()?;
-        let input = request.get_ref();
-        let mut errors = FieldErrors::new();
-        let id = errors.check(
-            "dossier_id",
-            DossierId::parse(&input.dossier_id).ok_or("must be a dossier id (UUID)"),
-        );
-        let decision = errors.check("consent", decision(input.consent));
-        // A missing value means its field was recorded as bad.
-        let (Some(id), Some(decision)) = (id, decision) else {
-            return Err(errors.into());
-        };
-        let consent = Consent::from(decision);
-        let record = self
-            .store
-            .set_consent(id, &pseudoniem, consent)
-            .await?
-            .ok_or(DossierError::NotYourDossier)?;
-        tracing::info!(dossier = %record.id, consent = consent.as_str(), "consent recorded");
-        Ok(SetConsentResponse {
-            dossier: Some(to_proto(record)),
-        })
+        context: &CallContext,
+        view: &DossierView,
+    ) -> Result<Dossier, DossierError> {
+        let answer = self.answer(context, view).await?;
+        Ok(wire::dossier(
+            &view.record,
+            &answer.decision,
+            answer.changed,
+        ))
+    }
+
+    /// Several dossiers as the API shows them, their answers found
+    /// together.
+    pub(super) async fn shown_all(
+        &self,
+        context: &CallContext,
+        views: &[DossierView],
+    ) -> Result<Vec<Dossier>, DossierError> {
+        try_join_all(views.iter().map(|view| self.shown(context, view))).await
     }
 }
 
@@ -205,40 +128,27 @@ impl DossierService for DossierApi {
         &self,
         request: Request<SetConsentRequest>,
     ) -> Result<Response<SetConsentResponse>, Status> {
-        Ok(Response::new(self.decide(request).await?))
+        Ok(Response::new(self.decide_dossier(request).await?))
     }
-}
 
-/// The decision a SetConsent request asks for: GRANTED or DECLINED only.
-fn decision(value: i32) -> Result<Decision, &'static str> {
-    match ConsentStatus::try_from(value) {
-        Ok(ConsentStatus::Granted) => Ok(Decision::Grant),
-        Ok(ConsentStatus::Declined) => Ok(Decision::Decline),
-        _ => Err("must be CONSENT_STATUS_GRANTED or CONSENT_STATUS_DECLINED"),
+    async fn set_choice(
+        &self,
+        request: Request<SetChoiceRequest>,
+    ) -> Result<Response<SetChoiceResponse>, Status> {
+        Ok(Response::new(self.choose(request).await?))
     }
-}
 
-fn to_proto_consent(consent: Consent) -> ConsentStatus {
-    match consent {
-        Consent::Pending => ConsentStatus::Pending,
-        Consent::Granted => ConsentStatus::Granted,
-        Consent::Declined => ConsentStatus::Declined,
+    async fn clear_choice(
+        &self,
+        request: Request<ClearChoiceRequest>,
+    ) -> Result<Response<ClearChoiceResponse>, Status> {
+        Ok(Response::new(self.withdraw(request).await?))
     }
-}
 
-fn timestamp(millis: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: millis.div_euclid(1000),
-        nanos: i32::try_from(millis.rem_euclid(1000) * 1_000_000).unwrap_or_default(),
-    }
-}
-
-fn to_proto(record: DossierRecord) -> Dossier {
-    Dossier {
-        id: record.id.to_string(),
-        company_name: record.company_name.to_string(),
-        consent: to_proto_consent(record.consent) as i32,
-        create_time: Some(timestamp(record.create_time)),
-        update_time: Some(timestamp(record.update_time)),
+    async fn list_my_choices(
+        &self,
+        request: Request<ListMyChoicesRequest>,
+    ) -> Result<Response<ListMyChoicesResponse>, Status> {
+        Ok(Response::new(self.list_choices(request).await?))
     }
 }

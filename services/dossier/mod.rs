@@ -1,33 +1,53 @@
 //! Dossier: which company keeps a dossier on which patient, and the
-//! patient's consent.
+//! patients' choices about who may access their data.
 //!
-//! - `grpc`: the handlers, each scoped to the verified caller;
+//! - `consent`: the rules that turn a patient's choices into a company's
+//!   answer (no tonic, no SQL, no clock: a table of tests);
+//! - `model`: the records and page positions;
+//! - `grpc`: the API and its answer per dossier; `for_companies` and
+//!   `for_patients`: the handlers, split by who calls them, each scoped to
+//!   the verified caller;
+//! - `wire`: requests' fields checked, records turned into messages;
+//! - `companies`: what Dossier asks Identity about companies;
 //! - `error`: what a call can fail with, answered in one place;
-//! - `model`: consent, the record and page cursors (no tonic, no SQL);
-//! - `store`: the dossiers table, keyed by (company name, pseudoniem).
+//! - `store`: the dossiers and the append-only choice versions.
 //!
 //! A company names the patient by BSN; Dossier turns it into the pseudoniem
 //! through Pseudoniem (with its own Internal token from Identity, cached,
-//! and the company's token forwarded) and keeps only the pseudoniem.
+//! and the company's token forwarded) and keeps only the pseudoniem. A
+//! dossier is the company's request; its consent is derived from the
+//! patient's choices each time it is read, never stored on it, so nothing
+//! a company does can erase a patient's "no" (`docs/consent.md`).
 
+mod companies;
+mod consent;
 mod error;
+mod for_companies;
+mod for_patients;
 mod grpc;
 mod model;
 mod store;
+mod wire;
 
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
 
 use crate::auth::InternalTokenSource;
-use crate::clients::PseudoniemClient;
+use crate::clients::{IdentityClient, PseudoniemClient};
 use crate::mesh::service::{Built, GrpcApp, Handles, MeshService};
 use crate::proto::dossier::v1::dossier_service_server::DossierServiceServer;
 use crate::settings::{ConfigError, JwtSettings, ServiceCredential, ServiceKind, Settings};
-use crate::storage::StorageConfig;
+use crate::storage::{Schema, StorageConfig};
 
-/// The schema, embedded in the binary.
-static MIGRATOR: Migrator = sqlx::migrate!("services/dossier/migrations");
+/// The schema, embedded in the binary: one set per engine, since the
+/// triggers that keep the choices append-only are written differently.
+static SQLITE: Migrator = sqlx::migrate!("services/dossier/migrations/sqlite");
+static POSTGRES: Migrator = sqlx::migrate!("services/dossier/migrations/postgres");
+static SCHEMA: Schema = Schema {
+    sqlite: &SQLITE,
+    postgres: &POSTGRES,
+};
 
 /// The Dossier service.
 pub struct Dossier;
@@ -37,7 +57,8 @@ pub struct Dossier;
 pub struct Config {
     pub jwt: JwtSettings,
     pub storage: StorageConfig,
-    /// Where to get this service's Internal token, with which credential.
+    /// Where to get this service's Internal token, with which credential,
+    /// and what to ask about companies.
     pub identity_url: String,
     pub internal_secret: ServiceCredential,
     pub pseudoniem_url: String,
@@ -60,7 +81,7 @@ impl MeshService for Dossier {
     }
 
     async fn build(config: Config) -> crate::Result<Built> {
-        let pool = crate::storage::open(&config.storage, &MIGRATOR).await?;
+        let pool = crate::storage::open(&config.storage, &SCHEMA).await?;
         let tokens = InternalTokenSource::from_identity(
             crate::mesh::client::transport(&config.identity_url)?,
             Self::KIND.name(),
@@ -71,9 +92,15 @@ impl MeshService for Dossier {
             tokens.clone(),
             config.dependency_timeout,
         )?;
+        let identity = IdentityClient::new(
+            &config.identity_url,
+            tokens.clone(),
+            config.dependency_timeout,
+        )?;
         let api = grpc::DossierApi::new(
             store::DossierStore::new(pool, crate::storage::sqlite_reads(&config.storage)),
             pseudoniemen,
+            companies::Companies::new(identity),
         );
         let verifier = crate::auth::keys::verifier_for(&config.jwt, &config.identity_url)?;
         Ok(Built {

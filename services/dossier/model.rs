@@ -1,88 +1,78 @@
-//! Dossier's domain: consent, the dossier record, and page tokens. No tonic
-//! or SQL types here.
+//! Dossier's records and page positions. No tonic or SQL types here; the
+//! rules that turn choices into an answer are in `consent`.
 
-use base64::Engine as _;
-
+use super::consent::{Choices, Millis, Stance};
 use crate::ids::{CompanyName, DossierId};
+use crate::paging::{decode_token, encode_token};
 
-/// The patient's decision. A new dossier is `Pending`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Consent {
-    Pending,
-    Granted,
-    Declined,
-}
-
-impl Consent {
-    /// How it is stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Consent::Pending => "PENDING",
-            Consent::Granted => "GRANTED",
-            Consent::Declined => "DECLINED",
-        }
-    }
-
-    pub fn parse(stored: &str) -> Option<Self> {
-        match stored {
-            "PENDING" => Some(Consent::Pending),
-            "GRANTED" => Some(Consent::Granted),
-            "DECLINED" => Some(Consent::Declined),
-            _ => None,
-        }
-    }
-}
-
-impl TryFrom<String> for Consent {
-    type Error = &'static str;
-
-    fn try_from(stored: String) -> Result<Self, Self::Error> {
-        Self::parse(&stored).ok_or("unknown consent value")
-    }
-}
-
-/// A decision a patient can make: a new dossier is pending, but nobody can
-/// set it back to pending.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    Grant,
-    Decline,
-}
-
-impl From<Decision> for Consent {
-    fn from(decision: Decision) -> Self {
-        match decision {
-            Decision::Grant => Consent::Granted,
-            Decision::Decline => Consent::Declined,
-        }
-    }
-}
-
-/// One company's dossier about one patient, as stored.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+/// One company's dossier about one patient, as stored. It holds no
+/// consent: that is derived from the patient's choices.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DossierRecord {
-    #[sqlx(try_from = "String")]
     pub id: DossierId,
-    #[sqlx(try_from = "String")]
     pub company_name: CompanyName,
-    #[sqlx(try_from = "String")]
-    pub consent: Consent,
-    /// Milliseconds since the epoch.
-    pub create_time: i64,
-    pub update_time: i64,
+    pub create_time: Millis,
+}
+
+/// A dossier with the patient's choices that bear on it, read together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DossierView {
+    pub record: DossierRecord,
+    pub choices: Choices,
+}
+
+/// Whom a choice is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// One company, by Identity's spelling of its name.
+    Company(CompanyName),
+    /// Every (verified) company: the patient's default.
+    EveryCompany,
+}
+
+impl Target {
+    /// How it is stored: the company's name, or empty for the default.
+    pub fn stored(&self) -> &str {
+        match self {
+            Target::Company(name) => name.as_str(),
+            Target::EveryCompany => "",
+        }
+    }
+
+    /// The target a stored `company_name` stands for.
+    pub fn from_stored(company_name: String) -> Option<Self> {
+        if company_name.is_empty() {
+            return Some(Target::EveryCompany);
+        }
+        CompanyName::try_from(company_name)
+            .ok()
+            .map(Target::Company)
+    }
+}
+
+/// One version of one of a patient's choices, as ListMyChoices answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChoiceVersion {
+    pub target: Target,
+    /// Its place among the versions of its choice: 1, 2, 3, …
+    pub version: i64,
+    pub stance: Stance,
+    pub recorded: Millis,
+    /// When the next version replaced or withdrew it; `None` while current.
+    pub replaced: Option<Millis>,
 }
 
 /// Where the next page of a patient's dossiers starts: after this
-/// `(create_time, id)`. Opaque to clients; it only ever selects among the
-/// caller's own dossiers, so tampering with it reveals nothing.
+/// `(create_time, id)`. It only ever selects among the caller's own
+/// dossiers, so tampering with it reveals nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PageCursor {
-    pub create_time: i64,
+pub struct DossierCursor {
+    pub create_time: Millis,
     pub id: DossierId,
 }
 
-impl PageCursor {
-    const VERSION: &'static str = "v1";
+impl DossierCursor {
+    const LISTING: &'static str = "dossiers";
 
     pub fn after(record: &DossierRecord) -> Self {
         Self {
@@ -92,38 +82,70 @@ impl PageCursor {
     }
 
     pub fn encode(&self) -> String {
-        let raw = format!("{}:{}:{}", Self::VERSION, self.create_time, self.id);
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+        encode_token(
+            Self::LISTING,
+            &[&self.create_time.to_string(), &self.id.to_string()],
+        )
     }
 
     /// `None` for anything this service did not produce.
     pub fn decode(token: &str) -> Option<Self> {
-        if token.len() > 256 {
-            return None;
-        }
-        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(token)
-            .ok()?;
-        let raw = String::from_utf8(raw).ok()?;
-        let mut parts = raw.splitn(3, ':');
-        if parts.next()? != Self::VERSION {
-            return None;
-        }
-        let create_time = parts.next()?.parse().ok()?;
-        let id = DossierId::parse(parts.next()?)?;
-        Some(Self { create_time, id })
+        let [create_time, id] = decode_token(Self::LISTING, token)?;
+        Some(Self {
+            create_time: create_time.parse().ok()?,
+            id: DossierId::parse(&id)?,
+        })
     }
 }
 
-/// The page size a request asked for, per AIP-158: 0 means the default,
-/// larger than the maximum is lowered to it, negative is an error.
-pub fn page_size(asked: i32) -> Result<i64, &'static str> {
-    const DEFAULT: i64 = 50;
-    const MAX: i64 = 100;
-    match asked {
-        0 => Ok(DEFAULT),
-        n if n < 0 => Err("must not be negative"),
-        n => Ok(i64::from(n).min(MAX)),
+/// Where the next page of a patient's choices starts: after this version,
+/// in the order newest first, then by company name, then newest version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChoiceCursor {
+    pub recorded: Millis,
+    pub company_name: String,
+    pub version: i64,
+}
+
+impl ChoiceCursor {
+    const LISTING: &'static str = "choices";
+
+    pub fn after(choice: &ChoiceVersion) -> Self {
+        Self {
+            recorded: choice.recorded,
+            company_name: choice.target.stored().to_owned(),
+            version: choice.version,
+        }
+    }
+
+    /// Before the first version of all.
+    pub fn start() -> Self {
+        Self {
+            recorded: Millis::MAX,
+            company_name: String::new(),
+            version: i64::MAX,
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        encode_token(
+            Self::LISTING,
+            &[
+                &self.recorded.to_string(),
+                &self.company_name,
+                &self.version.to_string(),
+            ],
+        )
+    }
+
+    /// `None` for anything this service did not produce.
+    pub fn decode(token: &str) -> Option<Self> {
+        let [recorded, company_name, version] = decode_token(Self::LISTING, token)?;
+        Some(Self {
+            recorded: recorded.parse().ok()?,
+            company_name,
+            version: version.parse().ok()?,
+        })
     }
 }
 
@@ -133,21 +155,35 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_refuse_forgeries() {
-        let cursor = PageCursor {
+        let cursor = DossierCursor {
             create_time: 1_700_000_000_123,
             id: DossierId::random(),
         };
-        assert_eq!(PageCursor::decode(&cursor.encode()), Some(cursor));
-        for bad in ["", "abc", "djE6MTox", "!!!", &"A".repeat(300)] {
-            assert_eq!(PageCursor::decode(bad), None, "{bad:?}");
+        assert_eq!(DossierCursor::decode(&cursor.encode()), Some(cursor));
+        let choice = ChoiceCursor {
+            recorded: 1_700_000_000_123,
+            company_name: "Zorg: de Linde".into(),
+            version: 4,
+        };
+        assert_eq!(ChoiceCursor::decode(&choice.encode()), Some(choice.clone()));
+        assert_eq!(DossierCursor::decode(&choice.encode()), None);
+        for bad in ["", "abc", "djE6MTox", "!!!", &"A".repeat(600)] {
+            assert_eq!(DossierCursor::decode(bad), None, "{bad:?}");
+            assert_eq!(ChoiceCursor::decode(bad), None, "{bad:?}");
         }
     }
 
     #[test]
-    fn page_sizes_follow_aip_158() {
-        assert_eq!(page_size(0), Ok(50));
-        assert_eq!(page_size(7), Ok(7));
-        assert_eq!(page_size(1000), Ok(100));
-        assert!(page_size(-1).is_err());
+    fn the_default_is_stored_as_an_empty_name() {
+        assert_eq!(Target::EveryCompany.stored(), "");
+        assert_eq!(
+            Target::from_stored(String::new()),
+            Some(Target::EveryCompany)
+        );
+        let company = Target::Company(CompanyName::parse("De Linde").unwrap());
+        assert_eq!(
+            Target::from_stored(company.stored().to_owned()),
+            Some(company)
+        );
     }
 }

@@ -32,6 +32,10 @@ pub enum IdentityError {
     /// NOT_FOUND (`PATIENT_NOT_FOUND`): a patient token without an account.
     #[error("no patient account for this token")]
     PatientNotFound,
+    /// NOT_FOUND (`COMPANY_NOT_FOUND`): no company is registered under this
+    /// name.
+    #[error("no company is registered under this name")]
+    CompanyNotFound,
     /// INTERNAL: signing or hashing failed; a fault of this service.
     #[error("{0}")]
     Internal(&'static str),
@@ -67,6 +71,7 @@ impl From<IdentityError> for Status {
             }
             IdentityError::CompanyNameTaken => status(Reason::CompanyNameTaken, message),
             IdentityError::PatientNotFound => status(Reason::PatientNotFound, message),
+            IdentityError::CompanyNotFound => status(Reason::CompanyNotFound, message),
             IdentityError::Internal(_) => {
                 tracing::error!(%message, "identity fault");
                 status(Reason::Internal, message)

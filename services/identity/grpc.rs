@@ -23,6 +23,7 @@ use crate::clients::PseudoniemClient;
 use crate::errors::FieldErrors;
 use crate::ids::{CompanyName, Pseudoniem, display_name};
 use crate::mesh::CallContext;
+use crate::paging::{decode_token, encode_token, page, page_size};
 use crate::proto::identity::v1::identity_service_server::IdentityService;
 use crate::proto::identity::v1::*;
 use crate::settings::ServiceCredential;
@@ -256,6 +257,58 @@ impl IdentityApi {
     }
 }
 
+impl IdentityApi {
+    async fn list_companies(
+        &self,
+        request: Request<ListCompaniesRequest>,
+    ) -> Result<ListCompaniesResponse, IdentityError> {
+        /// Names a page token of this listing.
+        const LISTING: &str = "companies";
+        let input = request.into_inner();
+        let mut errors = FieldErrors::new();
+        let prefix = errors.check("name_prefix", validation::name_prefix(&input.name_prefix));
+        let limit = errors.check("page_size", page_size(input.page_size));
+        let after = match input.page_token.as_str() {
+            "" => Some(String::new()),
+            token => errors.check(
+                "page_token",
+                decode_token::<1>(LISTING, token)
+                    .map(|[after]| after)
+                    .ok_or("is not a token from a previous page"),
+            ),
+        };
+        let (Some(prefix), Some(limit), Some(after)) = (prefix, limit, after) else {
+            return Err(errors.into());
+        };
+        let rows = self
+            .store
+            .verified_companies(&prefix, &after, limit + 1)
+            .await?;
+        let (rows, next_page_token) = page(rows, limit, |(_, key)| encode_token(LISTING, &[key]));
+        Ok(ListCompaniesResponse {
+            company_names: rows.into_iter().map(|(name, _)| name).collect(),
+            next_page_token,
+        })
+    }
+
+    async fn get_company(
+        &self,
+        request: Request<GetCompanyRequest>,
+    ) -> Result<GetCompanyResponse, IdentityError> {
+        let name = CompanyName::parse(&request.get_ref().company_name)
+            .map_err(|rule| FieldErrors::one("company_name", rule))?;
+        let company = self
+            .store
+            .company_by_name(&name)
+            .await?
+            .ok_or(IdentityError::CompanyNotFound)?;
+        Ok(GetCompanyResponse {
+            company_name: company.name.to_string(),
+            verified: company.verified,
+        })
+    }
+}
+
 /// The address failed sign-ins are counted against: the browser's, when a
 /// service of the mesh vouches for it with its Internal token (the website
 /// signing a patient in; every patient would otherwise share the website's
@@ -323,5 +376,19 @@ impl IdentityService for IdentityApi {
         request: Request<IssueInternalTokenRequest>,
     ) -> Result<Response<IssueInternalTokenResponse>, Status> {
         Ok(Response::new(self.issue_internal_token(request).await?))
+    }
+
+    async fn list_companies(
+        &self,
+        request: Request<ListCompaniesRequest>,
+    ) -> Result<Response<ListCompaniesResponse>, Status> {
+        Ok(Response::new(self.list_companies(request).await?))
+    }
+
+    async fn get_company(
+        &self,
+        request: Request<GetCompanyRequest>,
+    ) -> Result<Response<GetCompanyResponse>, Status> {
+        Ok(Response::new(self.get_company(request).await?))
     }
 }

@@ -5,7 +5,9 @@
 //! - `credentials`: argon2id passwords, hashed company secrets;
 //! - `login_throttle`: failed sign-ins per account and per client;
 //! - `validation`: field rules;
-//! - `error`: what a call can fail with, answered in one place.
+//! - `error`: what a call can fail with, answered in one place;
+//! - `operator`: what an operator does on the database directly (verifying
+//!   companies).
 //!
 //! Under `JWT_ALGORITHM=EdDSA` Identity alone holds a private key; it
 //! publishes the public ones through GetJwks and loads its key files again
@@ -18,6 +20,7 @@ mod credentials;
 mod error;
 mod grpc;
 mod login_throttle;
+pub mod operator;
 mod store;
 mod validation;
 
@@ -34,10 +37,11 @@ use crate::proto::identity::v1::identity_service_server::IdentityServiceServer;
 use crate::settings::{
     ConfigError, JwtSettings, ServiceCredential, ServiceKind, Settings, ThrottlePolicy,
 };
-use crate::storage::StorageConfig;
+use crate::storage::{Schema, StorageConfig};
 
 /// The schema, embedded in the binary.
 static MIGRATOR: Migrator = sqlx::migrate!("services/identity/migrations");
+static SCHEMA: Schema = Schema::shared(&MIGRATOR);
 
 /// The Identity service.
 pub struct Identity;
@@ -72,7 +76,7 @@ impl MeshService for Identity {
     }
 
     async fn build(config: Config) -> crate::Result<Built> {
-        let pool = crate::storage::open(&config.storage, &MIGRATOR).await?;
+        let pool = crate::storage::open(&config.storage, &SCHEMA).await?;
         let issuer = Arc::new(TokenIssuer::new(&config.jwt));
         // Under EdDSA, Identity verifies with its own keys' public halves:
         // it never fetches a key set, it is where key sets come from.

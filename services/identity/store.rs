@@ -24,6 +24,14 @@ pub struct CompanyRecord {
     pub secret_hash: StoredHash,
 }
 
+/// A company as other services and operators see it: its name as
+/// registered, and whether an operator verified it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompanyStanding {
+    pub name: CompanyName,
+    pub verified: bool,
+}
+
 /// A new patient account.
 pub struct NewPatient<'a> {
     pub pseudoniem: &'a Pseudoniem,
@@ -110,6 +118,93 @@ impl IdentityStore {
         )
         .await;
         Inserted::from_result(result)
+    }
+
+    /// The company registered under `name` in any case.
+    pub async fn company_by_name(
+        &self,
+        name: &CompanyName,
+    ) -> Result<Option<CompanyStanding>, StorageError> {
+        let row: Option<(String, Option<i64>)> = timed(
+            "identity",
+            "company_by_name",
+            sqlx::query_as("SELECT name, verified_time FROM companies WHERE name_key = $1")
+                .bind(name.key())
+                .fetch_optional(&self.pool),
+        )
+        .await?;
+        row.map(|(name, verified_time)| {
+            Ok(CompanyStanding {
+                name: CompanyName::try_from(name).map_err(|_| StorageError::malformed_row())?,
+                verified: verified_time.is_some(),
+            })
+        })
+        .transpose()
+    }
+
+    /// Up to `limit` verified companies whose lowercased name starts with
+    /// `prefix_key` and sorts after `after_key`, in that order: `(name,
+    /// name_key)` pairs.
+    pub async fn verified_companies(
+        &self,
+        prefix_key: &str,
+        after_key: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, String)>, StorageError> {
+        // substr/length count characters in both engines; no LIKE, so a `%`
+        // or `_` in a name is just a character.
+        Ok(timed(
+            "identity",
+            "verified_companies",
+            sqlx::query_as(
+                "SELECT name, name_key FROM companies                  WHERE verified_time IS NOT NULL AND substr(name_key, 1, length($1)) = $1                  AND name_key > $2 ORDER BY name_key LIMIT $3",
+            )
+            .bind(prefix_key)
+            .bind(after_key)
+            .bind(limit)
+            .fetch_all(&self.pool),
+        )
+        .await?)
+    }
+
+    /// Every registered company, verified or not, in name order (for an
+    /// operator's listing).
+    pub async fn all_companies(&self) -> Result<Vec<CompanyStanding>, StorageError> {
+        let rows: Vec<(String, Option<i64>)> =
+            sqlx::query_as("SELECT name, verified_time FROM companies ORDER BY name_key")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .map(|(name, verified_time)| {
+                Ok(CompanyStanding {
+                    name: CompanyName::try_from(name).map_err(|_| StorageError::malformed_row())?,
+                    verified: verified_time.is_some(),
+                })
+            })
+            .collect()
+    }
+
+    /// Marks the company registered under `name` (any case) verified or
+    /// not; its standing after, or `None` when there is no such company.
+    /// Verifying a verified company keeps the time it was first verified.
+    pub async fn set_verified(
+        &self,
+        name: &CompanyName,
+        verified: bool,
+    ) -> Result<Option<CompanyStanding>, StorageError> {
+        let update = if verified {
+            sqlx::query(
+                "UPDATE companies SET verified_time = COALESCE(verified_time, $2) \
+                 WHERE name_key = $1",
+            )
+            .bind(name.key())
+            .bind(now_millis())
+        } else {
+            sqlx::query("UPDATE companies SET verified_time = NULL WHERE name_key = $1")
+                .bind(name.key())
+        };
+        update.execute(&self.pool).await?;
+        self.company_by_name(name).await
     }
 
     pub async fn company(&self, id: uuid::Uuid) -> Result<Option<CompanyRecord>, StorageError> {

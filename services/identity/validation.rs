@@ -25,6 +25,19 @@ pub fn service_name(value: &str) -> Result<(), &'static str> {
     }
 }
 
+/// A ListCompanies prefix, as the lowercased key it is compared with:
+/// empty (every company) or up to a company name's length, no control
+/// characters. Not trimmed: "De " is a narrower prefix than "De".
+pub fn name_prefix(value: &str) -> Result<String, &'static str> {
+    if value.chars().count() > crate::ids::CompanyName::MAX_CHARS {
+        return Err("must be at most 100 characters");
+    }
+    if value.chars().any(char::is_control) {
+        return Err("must not contain control characters");
+    }
+    Ok(value.to_lowercase())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -34,6 +47,14 @@ mod tests {
         assert!(new_password("123456789").is_err());
         assert!(new_password("1234567890").is_ok());
         assert!(new_password(&"x".repeat(1025)).is_err());
+    }
+
+    #[test]
+    fn name_prefixes_are_bounded_and_compared_without_case() {
+        assert_eq!(name_prefix("").as_deref(), Ok(""));
+        assert_eq!(name_prefix("De LINDE").as_deref(), Ok("de linde"));
+        assert!(name_prefix(&"x".repeat(101)).is_err());
+        assert!(name_prefix("a\u{7}").is_err());
     }
 
     #[test]

@@ -20,10 +20,11 @@ use sqlx::migrate::Migrator;
 use crate::mesh::service::{Built, GrpcApp, Handles, MeshService};
 use crate::proto::pseudoniem::v1::pseudoniem_service_server::PseudoniemServiceServer;
 use crate::settings::{ConfigError, JwtSettings, ServiceKind, Settings};
-use crate::storage::StorageConfig;
+use crate::storage::{Schema, StorageConfig};
 
 /// The schema, embedded in the binary.
 static MIGRATOR: Migrator = sqlx::migrate!("services/pseudoniem/migrations");
+static SCHEMA: Schema = Schema::shared(&MIGRATOR);
 
 /// The Pseudoniem service.
 pub struct Pseudoniem;
@@ -51,7 +52,7 @@ impl MeshService for Pseudoniem {
     }
 
     async fn build(config: Config) -> crate::Result<Built> {
-        let pool = crate::storage::open(&config.storage, &MIGRATOR).await?;
+        let pool = crate::storage::open(&config.storage, &SCHEMA).await?;
         let api = grpc::PseudoniemApi::new(store::PseudoniemStore::new(pool));
         let verifier = crate::auth::keys::verifier_for(&config.jwt, &config.identity_url)?;
         Ok(Built {

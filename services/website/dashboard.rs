@@ -109,7 +109,7 @@ pub async fn decide(
     let context = visit.context(Some(&principal));
     match state
         .dossiers
-        .set_consent(&context, &form.dossier_id, consent)
+        .set_consent(&context, &form.dossier_id, consent, None)
         .await
     {
         Ok(_) => see_other("/?notice=saved"),

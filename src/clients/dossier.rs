@@ -1,4 +1,5 @@
-//! The typed Dossier client the website uses, as the signed-in patient.
+//! The typed Dossier client the website uses, as the signed-in patient:
+//! the patient's dossiers and choices.
 
 use std::time::Duration;
 
@@ -7,13 +8,25 @@ use crate::auth::Credentials;
 use crate::mesh::CallContext;
 use crate::mesh::client::{MeshChannel, mesh_channel};
 use crate::proto::dossier::v1::dossier_service_client::DossierServiceClient;
-use crate::proto::dossier::v1::{ConsentStatus, Dossier, ListMyDossiersRequest, SetConsentRequest};
+use crate::proto::dossier::v1::{
+    Choice, ClearChoiceRequest, ConsentStatus, Dossier, ListMyChoicesRequest,
+    ListMyDossiersRequest, SetChoiceRequest, SetConsentRequest, clear_choice_request,
+    set_choice_request,
+};
 use crate::settings::ConfigError;
 
 const SERVICE: &str = "dossier";
 const MAX_MESSAGE_BYTES: usize = 64 * 1024;
-/// Pages read at most for one listing: 20 pages of 100 dossiers.
+/// Pages read at most for one listing: 20 pages of 100.
 const MAX_PAGES: usize = 20;
+
+/// Whom a choice is about, as the website asks.
+#[derive(Debug, Clone)]
+pub enum ChoiceTarget {
+    /// A company's name, as the patient typed or picked it.
+    Company(String),
+    EveryCompany,
+}
 
 #[derive(Clone)]
 pub struct DossierClient {
@@ -54,16 +67,19 @@ impl DossierClient {
         Ok(dossiers)
     }
 
-    /// SetConsent on one of the signed-in patient's dossiers.
+    /// SetConsent on one of the signed-in patient's dossiers, a grant
+    /// optionally until `expire_time`.
     pub async fn set_consent(
         &self,
         context: &CallContext,
         dossier_id: &str,
         consent: ConsentStatus,
+        expire_time: Option<prost_types::Timestamp>,
     ) -> Result<Dossier, CallError> {
         let request = context.request(SetConsentRequest {
             dossier_id: dossier_id.to_owned(),
             consent: consent as i32,
+            expire_time,
         });
         let response = self
             .as_user
@@ -78,5 +94,87 @@ impl DossierClient {
                 why: "answered without the dossier",
             })
         })
+    }
+
+    /// Every choice of the signed-in patient, newest first: the current
+    /// ones, or with `history` every version.
+    pub async fn list_choices(
+        &self,
+        context: &CallContext,
+        history: bool,
+    ) -> Result<Vec<Choice>, CallError> {
+        let mut choices = Vec::new();
+        let mut page_token = String::new();
+        for _ in 0..MAX_PAGES {
+            let request = context.request(ListMyChoicesRequest {
+                include_history: history,
+                page_size: 100,
+                page_token,
+            });
+            let page = self
+                .as_user
+                .clone()
+                .list_my_choices(request)
+                .await
+                .map_err(|status| CallError::from_status(SERVICE, status))?
+                .into_inner();
+            choices.extend(page.choices);
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            page_token = page.next_page_token;
+        }
+        Ok(choices)
+    }
+
+    /// SetChoice for the signed-in patient.
+    pub async fn set_choice(
+        &self,
+        context: &CallContext,
+        target: ChoiceTarget,
+        consent: ConsentStatus,
+        expire_time: Option<prost_types::Timestamp>,
+    ) -> Result<Choice, CallError> {
+        let request = context.request(SetChoiceRequest {
+            target: Some(match target {
+                ChoiceTarget::Company(name) => set_choice_request::Target::CompanyName(name),
+                ChoiceTarget::EveryCompany => set_choice_request::Target::EveryCompany(true),
+            }),
+            consent: consent as i32,
+            expire_time,
+        });
+        let response = self
+            .as_user
+            .clone()
+            .set_choice(request)
+            .await
+            .map_err(|status| CallError::from_status(SERVICE, status))?
+            .into_inner();
+        response.choice.ok_or_else(|| {
+            CallError::Unavailable(super::DependencyError::Unavailable {
+                service: SERVICE,
+                why: "answered without the choice",
+            })
+        })
+    }
+
+    /// ClearChoice for the signed-in patient.
+    pub async fn clear_choice(
+        &self,
+        context: &CallContext,
+        target: ChoiceTarget,
+    ) -> Result<(), CallError> {
+        let request = context.request(ClearChoiceRequest {
+            target: Some(match target {
+                ChoiceTarget::Company(name) => clear_choice_request::Target::CompanyName(name),
+                ChoiceTarget::EveryCompany => clear_choice_request::Target::EveryCompany(true),
+            }),
+        });
+        self.as_user
+            .clone()
+            .clear_choice(request)
+            .await
+            .map_err(|status| CallError::from_status(SERVICE, status))?;
+        Ok(())
     }
 }

@@ -1,27 +1,42 @@
-//! The typed Identity client the website uses.
+//! The typed Identity client the website and Dossier use.
 //!
-//! Two clients share one connection: one carries the website's own
-//! Internal token, so Identity trusts the browser's address it vouches for
-//! on sign-in (`x-forwarded-for`), the other the signed-in patient's token,
-//! for what the patient may ask themselves.
+//! Two clients share one connection: one carries the service's own
+//! Internal token (with the end user's token forwarded), so Identity trusts
+//! the browser's address the website vouches for on sign-in
+//! (`x-forwarded-for`) and answers Dossier's questions about companies; the
+//! other carries the signed-in patient's own token, for what the patient
+//! may ask themselves.
 
 use std::time::Duration;
 
 use secrecy::{ExposeSecret as _, SecretString};
 
+use tonic::Code;
+
 use super::call_error::CallError;
+use super::error::DependencyError;
 use crate::auth::{Credentials, InternalTokenSource};
+use crate::ids::CompanyName;
 use crate::mesh::CallContext;
 use crate::mesh::client::{MeshChannel, layered, upstream};
 use crate::proto::identity::v1::identity_service_client::IdentityServiceClient;
 use crate::proto::identity::v1::{
-    GetMyProfileRequest, GetMyProfileResponse, LoginPatientRequest, LoginPatientResponse,
-    RegisterPatientRequest,
+    GetCompanyRequest, GetMyProfileRequest, GetMyProfileResponse, ListCompaniesRequest,
+    ListCompaniesResponse, LoginPatientRequest, LoginPatientResponse, RegisterPatientRequest,
 };
 use crate::settings::ConfigError;
 
 const SERVICE: &str = "identity";
 const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// A registered company as Identity knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Company {
+    /// The name as registered: Identity's spelling.
+    pub name: CompanyName,
+    /// Whether an operator has verified it.
+    pub verified: bool,
+}
 
 /// A new patient's details, as entered.
 pub struct NewPatient<'a> {
@@ -101,6 +116,58 @@ impl IdentityClient {
             .as_user
             .clone()
             .get_my_profile(context.request(GetMyProfileRequest {}))
+            .await
+            .map_err(|status| CallError::from_status(SERVICE, status))?;
+        Ok(response.into_inner())
+    }
+
+    /// GetCompany, as this service (Dossier), with the end user's token
+    /// forwarded: the company registered under `name` in any case, or
+    /// `None` when there is none.
+    pub async fn company(
+        &self,
+        context: &CallContext,
+        name: &CompanyName,
+    ) -> Result<Option<Company>, DependencyError> {
+        let request = context.request(GetCompanyRequest {
+            company_name: name.to_string(),
+        });
+        match self.as_service.clone().get_company(request).await {
+            Ok(response) => {
+                let response = response.into_inner();
+                let name = CompanyName::parse(&response.company_name).map_err(|_| {
+                    DependencyError::Unavailable {
+                        service: SERVICE,
+                        why: "answered with a malformed company name",
+                    }
+                })?;
+                Ok(Some(Company {
+                    name,
+                    verified: response.verified,
+                }))
+            }
+            Err(status) if status.code() == Code::NotFound => Ok(None),
+            Err(status) => Err(DependencyError::from_status(SERVICE, &status)),
+        }
+    }
+
+    /// ListCompanies, as the signed-in patient in `context`: one page of
+    /// verified companies whose names start with `prefix`.
+    pub async fn list_companies(
+        &self,
+        context: &CallContext,
+        prefix: &str,
+        page_size: i32,
+    ) -> Result<ListCompaniesResponse, CallError> {
+        let request = context.request(ListCompaniesRequest {
+            name_prefix: prefix.to_owned(),
+            page_size,
+            page_token: String::new(),
+        });
+        let response = self
+            .as_user
+            .clone()
+            .list_companies(request)
             .await
             .map_err(|status| CallError::from_status(SERVICE, status))?;
         Ok(response.into_inner())

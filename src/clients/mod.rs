@@ -8,7 +8,8 @@
 //!   Internal token and the end user's token forwarded; failures become a
 //!   [`DependencyError`] for their caller.
 //! - [`IdentityClient`], [`DossierClient`]: the website, for the patient in
-//!   the browser; failures become a [`CallError`] it can show.
+//!   the browser; failures become a [`CallError`] it can show. Dossier also
+//!   asks Identity about companies, and gets a [`DependencyError`].
 
 mod call_error;
 mod dossier;
@@ -17,7 +18,7 @@ mod identity;
 mod pseudoniem;
 
 pub use call_error::CallError;
-pub use dossier::DossierClient;
+pub use dossier::{ChoiceTarget, DossierClient};
 pub use error::DependencyError;
-pub use identity::{IdentityClient, NewPatient};
+pub use identity::{Company, IdentityClient, NewPatient};
 pub use pseudoniem::PseudoniemClient;

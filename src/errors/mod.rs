@@ -61,6 +61,10 @@ pub enum Reason {
     PseudoniemNotFound,
     /// NOT_FOUND: no dossier of the caller's matches.
     DossierNotFound,
+    /// NOT_FOUND: no registered company has this name (any case).
+    CompanyNotFound,
+    /// NOT_FOUND: ClearChoice for a choice the patient does not have.
+    ChoiceNotFound,
     /// UNAVAILABLE: a service this call depends on is down or refused this
     /// service; the metadata names it. Retry with backoff.
     DependencyUnavailable,
@@ -90,7 +94,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 21] = [
+    pub const ALL: [Reason; 23] = [
         Reason::TokenMissing,
         Reason::TokenInvalid,
         Reason::TokenExpired,
@@ -103,6 +107,8 @@ impl Reason {
         Reason::PatientNotFound,
         Reason::PseudoniemNotFound,
         Reason::DossierNotFound,
+        Reason::CompanyNotFound,
+        Reason::ChoiceNotFound,
         Reason::DependencyUnavailable,
         Reason::DependencyTimeout,
         Reason::DeadlineExceeded,
@@ -129,6 +135,8 @@ impl Reason {
             Reason::PatientNotFound => "PATIENT_NOT_FOUND",
             Reason::PseudoniemNotFound => "PSEUDONIEM_NOT_FOUND",
             Reason::DossierNotFound => "DOSSIER_NOT_FOUND",
+            Reason::CompanyNotFound => "COMPANY_NOT_FOUND",
+            Reason::ChoiceNotFound => "CHOICE_NOT_FOUND",
             Reason::DependencyUnavailable => "DEPENDENCY_UNAVAILABLE",
             Reason::DependencyTimeout => "DEPENDENCY_TIMEOUT",
             Reason::DeadlineExceeded => "DEADLINE_EXCEEDED",
@@ -152,9 +160,11 @@ impl Reason {
             Reason::TooManyAttempts | Reason::Overloaded => Code::ResourceExhausted,
             Reason::InvalidArgument => Code::InvalidArgument,
             Reason::PatientAlreadyRegistered | Reason::CompanyNameTaken => Code::AlreadyExists,
-            Reason::PatientNotFound | Reason::PseudoniemNotFound | Reason::DossierNotFound => {
-                Code::NotFound
-            }
+            Reason::PatientNotFound
+            | Reason::PseudoniemNotFound
+            | Reason::DossierNotFound
+            | Reason::CompanyNotFound
+            | Reason::ChoiceNotFound => Code::NotFound,
             Reason::DependencyUnavailable
             | Reason::StorageUnavailable
             | Reason::KeysUnavailable => Code::Unavailable,

@@ -38,6 +38,11 @@ impl StorageError {
     pub fn missing_row() -> Self {
         Self::Sqlx(sqlx::Error::RowNotFound)
     }
+
+    /// A stored value does not have the shape its column promises.
+    pub fn malformed_row() -> Self {
+        Self::Sqlx(sqlx::Error::Decode("a stored value is malformed".into()))
+    }
 }
 
 impl From<StorageError> for tonic::Status {

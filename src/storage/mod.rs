@@ -5,7 +5,9 @@
 //! accept (`$1` placeholders, `ON CONFLICT`, `RETURNING`, TEXT and BIGINT
 //! columns), so the engine is chosen by the URL alone: SQLite (WAL) by
 //! default, PostgreSQL for the compose and Kubernetes deployments.
-//! Migrations are embedded in the binary and run at start-up.
+//! Migrations are embedded in the binary and run at start-up: one set for
+//! both engines where the SQL is the same ([`Schema::shared`]), one per
+//! engine where it cannot be (Dossier's append-only triggers).
 //!
 //! A database that is still starting (the compose file starts PostgreSQL
 //! beside the services) is waited for, with backoff and a log line per
@@ -36,13 +38,30 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How long a call waits for a connection before it fails UNAVAILABLE.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// A service's schema: the migrations its database is brought up to, per
+/// engine.
+pub struct Schema {
+    pub sqlite: &'static Migrator,
+    pub postgres: &'static Migrator,
+}
+
+impl Schema {
+    /// One set of migrations, in SQL both engines accept.
+    pub const fn shared(migrator: &'static Migrator) -> Self {
+        Self {
+            sqlite: migrator,
+            postgres: migrator,
+        }
+    }
+}
+
 /// Opens the database and brings its schema up to date, waiting for it as
 /// described in the module docs.
 ///
 /// For SQLite the parent directory is created, the file is created if
 /// missing, and every connection uses WAL with a busy timeout, so readers
 /// never block the writer and concurrent writers wait rather than fail.
-pub async fn open(config: &StorageConfig, migrator: &Migrator) -> Result<AnyPool, sqlx::Error> {
+pub async fn open(config: &StorageConfig, schema: &Schema) -> Result<AnyPool, sqlx::Error> {
     sqlx::any::install_default_drivers();
     let url = config.url.expose();
     let sqlite = url.starts_with("sqlite:");
@@ -96,6 +115,11 @@ pub async fn open(config: &StorageConfig, migrator: &Migrator) -> Result<AnyPool
             "the database is reachable"
         );
     }
+    let migrator = if sqlite {
+        schema.sqlite
+    } else {
+        schema.postgres
+    };
     migrator.run(&pool).await?;
     Ok(pool)
 }
@@ -109,6 +133,15 @@ pub fn sqlite_reads(config: &StorageConfig) -> Option<std::sync::Arc<SqliteReads
         return None;
     }
     SqliteReads::new(std::path::Path::new(sqlite_path(url))).map(std::sync::Arc::new)
+}
+
+/// The SQLite file `config` names, if it names one (not PostgreSQL, not an
+/// in-memory database).
+pub fn sqlite_file(config: &StorageConfig) -> Option<std::path::PathBuf> {
+    let url = config.url.expose();
+    let path = sqlite_path(url);
+    (url.starts_with("sqlite:") && !path.is_empty() && path != ":memory:")
+        .then(|| std::path::PathBuf::from(path))
 }
 
 /// `sqlite://path/to/file.db?mode=rwc` → `path/to/file.db`.
@@ -167,9 +200,9 @@ mod tests {
             url: DatabaseUrl::new("postgres://nobody:x@127.0.0.1:9/none"),
             wait: Duration::from_secs(2),
         };
-        static MIGRATOR: Migrator = sqlx::migrate!("services/dossier/migrations");
+        static MIGRATOR: Migrator = sqlx::migrate!("services/identity/migrations");
         let started = tokio::time::Instant::now();
-        let error = open(&config, &MIGRATOR).await.unwrap_err();
+        let error = open(&config, &Schema::shared(&MIGRATOR)).await.unwrap_err();
         assert!(is_transient(&error), "{error}");
         assert!(started.elapsed() >= FIRST_BACKOFF, "it retried");
         assert!(

@@ -1,0 +1,284 @@
+//! The RPCs a patient calls: the patient's dossiers, and the patient's
+//! choices (SetConsent, SetChoice, ClearChoice, ListMyChoices). Only these
+//! write a choice, and each writes the calling patient's own.
+
+use tonic::Request;
+
+use super::consent::Stance;
+use super::error::DossierError;
+use super::grpc::DossierApi;
+use super::model::{ChoiceCursor, ChoiceVersion, DossierCursor, Target};
+use super::wire::{self, Requested};
+use crate::auth::Caller;
+use crate::errors::FieldErrors;
+use crate::ids::{DossierId, Pseudoniem};
+use crate::mesh::CallContext;
+use crate::paging::{page, page_size};
+use crate::proto::dossier::v1::{clear_choice_request, set_choice_request, *};
+use crate::storage::now_millis;
+
+impl DossierApi {
+    pub(super) async fn list(
+        &self,
+        request: Request<ListMyDossiersRequest>,
+    ) -> Result<ListMyDossiersResponse, DossierError> {
+        let pseudoniem = Caller::from_request(&request)?.patient()?;
+        let input = request.get_ref();
+        let mut errors = FieldErrors::new();
+        let limit = errors.check("page_size", page_size(input.page_size));
+        let cursor = page_token(&mut errors, &input.page_token, DossierCursor::decode);
+        let (Some(limit), Some(cursor)) = (limit, cursor) else {
+            return Err(errors.into());
+        };
+        let views = self
+            .store
+            .list_for_patient(&pseudoniem, cursor.as_ref(), limit + 1)
+            .await?;
+        let (views, next_page_token) = page(views, limit, |last| {
+            DossierCursor::after(&last.record).encode()
+        });
+        Ok(ListMyDossiersResponse {
+            dossiers: self.shown_all(&CallContext::of(&request), &views).await?,
+            next_page_token,
+        })
+    }
+
+    /// SetConsent: the patient's choice for the company of one of the
+    /// patient's own dossiers.
+    pub(super) async fn decide_dossier(
+        &self,
+        request: Request<SetConsentRequest>,
+    ) -> Result<SetConsentResponse, DossierError> {
+        let pseudoniem = Caller::from_request(&request)?.patient()?;
+        let input = request.get_ref();
+        let mut errors = FieldErrors::new();
+        let id = errors.check(
+            "dossier_id",
+            DossierId::parse(&input.dossier_id).ok_or("must be a dossier id (UUID)"),
+        );
+        let stance = checked_stance(&mut errors, input.consent, input.expire_time.as_ref());
+        // A missing value means its field was recorded as bad.
+        let (Some(id), Some(stance)) = (id, stance) else {
+            return Err(errors.into());
+        };
+        let view = self
+            .store
+            .find_by_id(id, &pseudoniem)
+            .await?
+            .ok_or(DossierError::NotYourDossier)?;
+        let target = Target::Company(view.record.company_name.clone());
+        self.record(&pseudoniem, &target, stance).await?;
+        let view = self
+            .store
+            .find_by_id(id, &pseudoniem)
+            .await?
+            .ok_or(DossierError::NotYourDossier)?;
+        Ok(SetConsentResponse {
+            dossier: Some(self.shown(&CallContext::of(&request), &view).await?),
+        })
+    }
+
+    /// SetChoice: a choice for a company named by the patient, asked or
+    /// not, or for every company.
+    pub(super) async fn choose(
+        &self,
+        request: Request<SetChoiceRequest>,
+    ) -> Result<SetChoiceResponse, DossierError> {
+        let pseudoniem = Caller::from_request(&request)?.patient()?;
+        let input = request.get_ref();
+        let mut errors = FieldErrors::new();
+        let requested = checked_target(
+            &mut errors,
+            match &input.target {
+                Some(set_choice_request::Target::CompanyName(name)) => Some(name.as_str()),
+                _ => None,
+            },
+            match input.target {
+                Some(set_choice_request::Target::EveryCompany(every)) => Some(every),
+                _ => None,
+            },
+        );
+        let stance = checked_stance(&mut errors, input.consent, input.expire_time.as_ref());
+        let (Some(requested), Some(stance)) = (requested, stance) else {
+            return Err(errors.into());
+        };
+        let target = self
+            .target(&CallContext::of(&request), requested)
+            .await?
+            .ok_or(DossierError::CompanyNotFound)?;
+        let recorded = self.record(&pseudoniem, &target, stance).await?;
+        Ok(SetChoiceResponse {
+            choice: Some(wire::choice(&ChoiceVersion {
+                target,
+                version: 0,
+                stance,
+                recorded,
+                replaced: None,
+            })),
+        })
+    }
+
+    /// ClearChoice: withdraws a current choice; the history keeps it.
+    pub(super) async fn withdraw(
+        &self,
+        request: Request<ClearChoiceRequest>,
+    ) -> Result<ClearChoiceResponse, DossierError> {
+        let pseudoniem = Caller::from_request(&request)?.patient()?;
+        let input = request.get_ref();
+        let mut errors = FieldErrors::new();
+        let requested = checked_target(
+            &mut errors,
+            match &input.target {
+                Some(clear_choice_request::Target::CompanyName(name)) => Some(name.as_str()),
+                _ => None,
+            },
+            match input.target {
+                Some(clear_choice_request::Target::EveryCompany(every)) => Some(every),
+                _ => None,
+            },
+        );
+        let Some(requested) = requested else {
+            return Err(errors.into());
+        };
+        // A company Identity does not know has no choice of the patient's.
+        let target = self
+            .target(&CallContext::of(&request), requested)
+            .await?
+            .ok_or(DossierError::ChoiceNotFound)?;
+        if !self
+            .store
+            .withdraw_choice(&pseudoniem, &target, now_millis())
+            .await?
+        {
+            return Err(DossierError::ChoiceNotFound);
+        }
+        tracing::info!(patient = %pseudoniem, about = %describe(&target), "choice withdrawn");
+        Ok(ClearChoiceResponse {})
+    }
+
+    pub(super) async fn list_choices(
+        &self,
+        request: Request<ListMyChoicesRequest>,
+    ) -> Result<ListMyChoicesResponse, DossierError> {
+        let pseudoniem = Caller::from_request(&request)?.patient()?;
+        let input = request.get_ref();
+        let mut errors = FieldErrors::new();
+        let limit = errors.check("page_size", page_size(input.page_size));
+        let cursor = page_token(&mut errors, &input.page_token, ChoiceCursor::decode);
+        let (Some(limit), Some(cursor)) = (limit, cursor) else {
+            return Err(errors.into());
+        };
+        let versions = self
+            .store
+            .list_choices(
+                &pseudoniem,
+                input.include_history,
+                &cursor.unwrap_or_else(ChoiceCursor::start),
+                limit + 1,
+            )
+            .await?;
+        let (versions, next_page_token) =
+            page(versions, limit, |last| ChoiceCursor::after(last).encode());
+        Ok(ListMyChoicesResponse {
+            choices: versions.iter().map(wire::choice).collect(),
+            next_page_token,
+        })
+    }
+
+    /// The stored target a patient's request names: a company as Identity
+    /// spells it (`None` when Identity knows no such company), or every
+    /// company.
+    async fn target(
+        &self,
+        context: &CallContext,
+        requested: Requested,
+    ) -> Result<Option<Target>, DossierError> {
+        Ok(match requested {
+            Requested::EveryCompany => Some(Target::EveryCompany),
+            Requested::Company(name) => self
+                .companies
+                .find(context, &name)
+                .await?
+                .map(|company| Target::Company(company.name)),
+        })
+    }
+
+    /// Records a new version of the patient's choice; when it was made.
+    async fn record(
+        &self,
+        pseudoniem: &Pseudoniem,
+        target: &Target,
+        stance: Stance,
+    ) -> Result<i64, DossierError> {
+        let recorded = now_millis();
+        self.store
+            .record_choice(pseudoniem, target, stance, recorded)
+            .await?;
+        let (consent, until) = stance.stored();
+        tracing::info!(
+            patient = %pseudoniem,
+            about = %describe(target),
+            consent,
+            limited = until.is_some(),
+            "choice recorded"
+        );
+        Ok(recorded)
+    }
+}
+
+/// A page token field, checked: `Some(None)` for the first page.
+fn page_token<C>(
+    errors: &mut FieldErrors,
+    token: &str,
+    decode: impl Fn(&str) -> Option<C>,
+) -> Option<Option<C>> {
+    match token {
+        "" => Some(None),
+        token => errors
+            .check(
+                "page_token",
+                decode(token).ok_or("is not a token from a previous page"),
+            )
+            .map(Some),
+    }
+}
+
+/// The stance fields of SetConsent and SetChoice, checked.
+fn checked_stance(
+    errors: &mut FieldErrors,
+    consent: i32,
+    expire_time: Option<&prost_types::Timestamp>,
+) -> Option<Stance> {
+    match wire::stance(consent, expire_time, now_millis()) {
+        Ok(stance) => Some(stance),
+        Err(problems) => {
+            for (field, rule) in problems {
+                errors.add(field, rule);
+            }
+            None
+        }
+    }
+}
+
+/// The target oneof of SetChoice and ClearChoice, checked.
+fn checked_target(
+    errors: &mut FieldErrors,
+    company_name: Option<&str>,
+    every_company: Option<bool>,
+) -> Option<Requested> {
+    match wire::requested(company_name, every_company) {
+        Ok(requested) => Some(requested),
+        Err((field, rule)) => {
+            errors.add(field, rule);
+            None
+        }
+    }
+}
+
+/// A target for a log line: the company's name, or "every company".
+fn describe(target: &Target) -> &str {
+    match target {
+        Target::Company(name) => name.as_str(),
+        Target::EveryCompany => "every company",
+    }
+}
