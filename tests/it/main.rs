@@ -9,6 +9,8 @@ mod support;
 mod access_matrix;
 mod at_rest;
 mod browser_e2e;
+mod choice_storage;
+mod choices;
 mod concurrency;
 mod deadlines_and_dependencies;
 mod dossier_pagination;

@@ -129,6 +129,7 @@ async fn the_contract_walkthrough() {
             SetConsentRequest {
                 dossier_id: created_dossier.id.clone(),
                 consent: ConsentStatus::Granted as i32,
+                expire_time: None,
             },
             &patient_token,
         ))

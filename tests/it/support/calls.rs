@@ -54,11 +54,88 @@ pub async fn set_consent(
             SetConsentRequest {
                 dossier_id: dossier_id.into(),
                 consent,
+                expire_time: None,
             },
             patient,
         ))
         .await
         .map(|r| r.into_inner().dossier.unwrap())
+}
+
+/// SetChoice as `patient` (a token): for the company named `company`, or
+/// for every company when it is `None`.
+pub async fn set_choice(
+    mesh: &TestMesh,
+    patient: &str,
+    company: Option<&str>,
+    consent: ConsentStatus,
+    expire_time: Option<prost_types::Timestamp>,
+) -> Result<Choice, Status> {
+    mesh.dossier()
+        .set_choice(authed(
+            SetChoiceRequest {
+                target: Some(match company {
+                    Some(name) => set_choice_request::Target::CompanyName(name.into()),
+                    None => set_choice_request::Target::EveryCompany(true),
+                }),
+                consent: consent as i32,
+                expire_time,
+            },
+            patient,
+        ))
+        .await
+        .map(|r| r.into_inner().choice.unwrap())
+}
+
+/// ClearChoice as `patient` (a token): the choice for `company`, or the
+/// default when it is `None`.
+pub async fn clear_choice(
+    mesh: &TestMesh,
+    patient: &str,
+    company: Option<&str>,
+) -> Result<(), Status> {
+    mesh.dossier()
+        .clear_choice(authed(
+            ClearChoiceRequest {
+                target: Some(match company {
+                    Some(name) => clear_choice_request::Target::CompanyName(name.into()),
+                    None => clear_choice_request::Target::EveryCompany(true),
+                }),
+            },
+            patient,
+        ))
+        .await
+        .map(drop)
+}
+
+/// Every choice version of `patient` (a token), newest first: the current
+/// ones, or with `history` all of them, reading every page.
+pub async fn list_choices(
+    mesh: &TestMesh,
+    patient: &str,
+    history: bool,
+) -> Result<Vec<Choice>, Status> {
+    let mut choices = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = mesh
+            .dossier()
+            .list_my_choices(authed(
+                ListMyChoicesRequest {
+                    include_history: history,
+                    page_size: 0,
+                    page_token,
+                },
+                patient,
+            ))
+            .await?
+            .into_inner();
+        choices.extend(page.choices);
+        if page.next_page_token.is_empty() {
+            return Ok(choices);
+        }
+        page_token = page.next_page_token;
+    }
 }
 
 /// ListMyDossiers as `patient` (a token).

@@ -264,6 +264,15 @@ impl TestMesh {
         (pseudoniem, token)
     }
 
+    /// Verifies the company registered as `name`, as an operator does with
+    /// `toestemming companies verify NAME` on Identity's database.
+    pub async fn verify_company(&self, name: &str) {
+        use toestemming::identity::operator::{CompanyCommand, companies};
+        companies(&self.settings, CompanyCommand::Verify(name.into()))
+            .await
+            .unwrap();
+    }
+
     pub async fn stop(self) {
         self.running.stop().await.unwrap();
     }
