@@ -37,6 +37,10 @@ impl Notice {
             "signin" => Some(t.notice_signin_needed),
             "saved" => Some(t.notice_saved),
             "gone" => Some(t.notice_gone),
+            "bad_date" => Some(t.error_expire_date),
+            "choice_saved" => Some(t.notice_choice_saved),
+            "choice_withdrawn" => Some(t.notice_choice_withdrawn),
+            "no_such_choice" => Some(t.notice_no_such_choice),
             "unavailable" => Some(t.error_unavailable),
             _ => None,
         }

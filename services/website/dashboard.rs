@@ -1,26 +1,26 @@
 //! The signed-in patient's page: their name, every dossier kept about them,
-//! and a decision on each.
+//! why each is decided as it is, and the buttons that change something.
 //!
 //! Every call here carries the patient's own token (the session) to
 //! Identity and Dossier, which verify it themselves: the website shows only
 //! what the patient may see and changes only what the patient may change.
+//! A decision on a dossier is the patient's choice for that dossier's
+//! company (SetConsent), so it also holds for the company's next dossier.
 
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse as _, Response};
-use prost_types::Timestamp;
 use serde::Deserialize;
-use tonic::Code;
 
 use super::account::{Notice, trouble};
 use super::i18n::{Lang, Texts};
-use super::pages::{DashboardPage, DossierRow, render};
+use super::local_time;
+use super::pages::{DashboardPage, DossierRow, When, render};
 use super::routes::{Shared, Visit, forbidden, see_other};
-use super::session::Session;
-use crate::auth::Principal;
+use super::signed_in::{self, NotSignedIn};
 use crate::clients::CallError;
-use crate::proto::dossier::v1::{ConsentStatus, Dossier};
+use crate::proto::dossier::v1::{ConsentStatus, DecisionReason, Dossier};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -28,6 +28,8 @@ pub struct DecisionForm {
     csrf_token: String,
     dossier_id: String,
     decision: String,
+    /// With `approve`: the last day of the approval (YYYY-MM-DD), or empty.
+    expire_date: String,
 }
 
 /// `GET /`: the dashboard, or sign-in for anyone not signed in.
@@ -36,25 +38,22 @@ pub async fn show(
     visit: Visit,
     Query(notice): Query<Notice>,
 ) -> Response {
-    let principal = match signed_in(&state, &visit) {
+    let principal = match signed_in::patient(&state, &visit) {
         Ok(principal) => principal,
-        Err(why) => return to_signin(&state, &visit, why),
+        Err(why) => return signed_in::to_signin(&state, &visit, why),
     };
     let context = visit.context(Some(&principal));
     let (profile, dossiers) = tokio::join!(
         state.identity.profile(&context),
         state.dossiers.list_mine(&context)
     );
-    if [profile.as_ref().err(), dossiers.as_ref().err()]
-        .into_iter()
-        .flatten()
-        .any(|error| error.code() == Code::Unauthenticated)
-    {
+    let errors = [profile.as_ref().err(), dossiers.as_ref().err()];
+    if errors.into_iter().flatten().any(signed_in::refused_token) {
         // The services no longer accept the token: sign in again.
-        return to_signin(&state, &visit, NotSignedIn::Expired);
+        return signed_in::to_signin(&state, &visit, NotSignedIn::Expired);
     }
     let t = visit.lang.texts();
-    let problem = [profile.as_ref().err(), dossiers.as_ref().err()]
+    let problem = errors
         .into_iter()
         .flatten()
         .map(|error| trouble(t, error))
@@ -70,6 +69,7 @@ pub async fn show(
     let visit = visit.with_csrf_nonce(&state.sessions);
     let mut page = visit.layout(&state.sessions);
     page.signed_in = true;
+    page.section = "dossiers";
     page.notice = notice.text(t);
     let status = if problem.is_some() {
         StatusCode::SERVICE_UNAVAILABLE
@@ -88,7 +88,8 @@ pub async fn show(
     (visit.jar, html).into_response()
 }
 
-/// `POST /consent`: Approve or Decline one dossier, then back to `/`.
+/// `POST /consent`: Approve (optionally until a date) or Decline one
+/// dossier, then back to `/`.
 pub async fn decide(
     State(state): State<Shared>,
     visit: Visit,
@@ -97,80 +98,70 @@ pub async fn decide(
     if !state.sessions.csrf_ok(&visit.jar, &form.csrf_token) {
         return forbidden(&state, &visit);
     }
-    let principal = match signed_in(&state, &visit) {
+    let principal = match signed_in::patient(&state, &visit) {
         Ok(principal) => principal,
-        Err(why) => return to_signin(&state, &visit, why),
+        Err(why) => return signed_in::to_signin(&state, &visit, why),
     };
-    let consent = match form.decision.as_str() {
-        "approve" => ConsentStatus::Granted,
-        "decline" => ConsentStatus::Declined,
+    let (consent, expire_time) = match form.decision.as_str() {
+        "approve" => match local_time::end_of_day(&form.expire_date, jiff::Timestamp::now()) {
+            Ok(until) => (ConsentStatus::Granted, until),
+            Err(_) => return see_other("/?notice=bad_date"),
+        },
+        "decline" => (ConsentStatus::Declined, None),
         _ => return see_other("/"),
     };
     let context = visit.context(Some(&principal));
     match state
         .dossiers
-        .set_consent(&context, &form.dossier_id, consent, None)
+        .set_consent(&context, &form.dossier_id, consent, expire_time)
         .await
     {
         Ok(_) => see_other("/?notice=saved"),
-        Err(error) if error.code() == Code::Unauthenticated => {
-            to_signin(&state, &visit, NotSignedIn::Expired)
+        Err(error) if signed_in::refused_token(&error) => {
+            signed_in::to_signin(&state, &visit, NotSignedIn::Expired)
         }
         Err(CallError::Unavailable(_)) => see_other("/?notice=unavailable"),
+        Err(error) if error.bad_fields().iter().any(|f| f == "expire_time") => {
+            see_other("/?notice=bad_date")
+        }
         Err(_) => see_other("/?notice=gone"),
     }
 }
 
-/// Why a visit is not signed in.
-enum NotSignedIn {
-    /// No session cookie.
-    Missing,
-    /// The token expired (or the services no longer accept it).
-    Expired,
-    /// The cookie is not a patient token: tampered, or from elsewhere.
-    Invalid,
-    /// It cannot be judged yet (no key set loaded): keep it, say so.
-    Unavailable,
-}
-
-/// The signed-in patient, or why there is none.
-fn signed_in(state: &Shared, visit: &Visit) -> Result<Principal, NotSignedIn> {
-    match state.sessions.read(&visit.jar) {
-        Session::SignedIn(principal) => Ok(principal),
-        Session::None => Err(NotSignedIn::Missing),
-        Session::Expired => Err(NotSignedIn::Expired),
-        Session::Invalid => Err(NotSignedIn::Invalid),
-        Session::Unavailable => Err(NotSignedIn::Unavailable),
-    }
-}
-
-/// To sign-in with a short message, dropping a session cookie that is no
-/// good.
-fn to_signin(state: &Shared, visit: &Visit, why: NotSignedIn) -> Response {
-    let notice = match why {
-        NotSignedIn::Missing => return see_other("/signin?notice=signin"),
-        NotSignedIn::Unavailable => return see_other("/signin?notice=unavailable"),
-        NotSignedIn::Expired => "expired",
-        NotSignedIn::Invalid => "signin",
-    };
-    let jar = visit.jar.clone().add(state.sessions.end(visit.secure));
-    (jar, see_other(&format!("/signin?notice={notice}"))).into_response()
-}
-
 fn row(lang: Lang, dossier: Dossier) -> DossierRow {
     let t = lang.texts();
-    let (status_label, status_class) = status(t, dossier.consent());
+    let expired = dossier.reason() == DecisionReason::ChoiceExpired;
+    let (status_label, status_class) = match (dossier.consent(), expired) {
+        (ConsentStatus::Granted, true) => (t.status_expired, "expired"),
+        (consent, _) => status(t, consent),
+    };
     let changed = dossier
         .update_time
         .or(dossier.create_time)
         .unwrap_or_default();
+    // Only the buttons that change something: a live approval can only be
+    // declined, a decline only approved; pending and ended approvals both.
+    let (can_approve, can_decline) = match dossier.consent() {
+        ConsentStatus::Granted => (expired, true),
+        ConsentStatus::Declined => (true, false),
+        ConsentStatus::Pending | ConsentStatus::Unspecified => (true, true),
+    };
     DossierRow {
+        reason: reason(t, dossier.reason()),
+        until: dossier
+            .expire_time
+            .as_ref()
+            .map(|end| local_time::until(lang, end)),
+        changed: When {
+            iso: local_time::iso(&changed),
+            text: local_time::human(lang, &changed),
+        },
         id: dossier.id,
         company: dossier.company_name,
         status_label,
         status_class,
-        changed_iso: iso(&changed),
-        changed_text: human(lang, &changed),
+        can_approve,
+        can_decline,
     }
 }
 
@@ -182,42 +173,42 @@ fn status(t: &'static Texts, consent: ConsentStatus) -> (&'static str, &'static 
     }
 }
 
-fn moment(timestamp: &Timestamp) -> time::OffsetDateTime {
-    time::OffsetDateTime::from_unix_timestamp(timestamp.seconds)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-}
-
-/// For `<time datetime>`.
-fn iso(timestamp: &Timestamp) -> String {
-    moment(timestamp)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
-/// For people: `30-11-2026 14:05 UTC` in Dutch, `30 Nov 2026, 14:05 UTC`
-/// in English.
-fn human(lang: Lang, timestamp: &Timestamp) -> String {
-    let format = match lang {
-        Lang::Nl => time::macros::format_description!("[day]-[month]-[year] [hour]:[minute] UTC"),
-        Lang::En => time::macros::format_description!(
-            "[day padding:none] [month repr:short] [year], [hour]:[minute] UTC"
-        ),
-    };
-    moment(timestamp).format(&format).unwrap_or_default()
+/// Which of the patient's choices decided, in words.
+pub fn reason(t: &'static Texts, reason: DecisionReason) -> &'static str {
+    match reason {
+        DecisionReason::CompanyChoice => t.reason_company_choice,
+        DecisionReason::DefaultChoice => t.reason_default_choice,
+        DecisionReason::ChoiceExpired => t.reason_choice_expired,
+        DecisionReason::NoChoice | DecisionReason::Unspecified => t.reason_no_choice,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn dossier(consent: ConsentStatus, reason: DecisionReason) -> Dossier {
+        Dossier {
+            id: "d".into(),
+            company_name: "De Linde".into(),
+            consent: consent as i32,
+            reason: reason as i32,
+            ..Dossier::default()
+        }
+    }
+
     #[test]
-    fn times_read_well_in_both_languages() {
-        let noon = Timestamp {
-            seconds: 1_796_040_300,
-            nanos: 0,
+    fn only_the_buttons_that_change_something() {
+        use ConsentStatus::*;
+        use DecisionReason::*;
+        let buttons = |consent, reason| {
+            let row = row(Lang::En, dossier(consent, reason));
+            (row.can_approve, row.can_decline, row.status_class)
         };
-        assert_eq!(iso(&noon), "2026-11-30T12:05:00Z");
-        assert_eq!(human(Lang::Nl, &noon), "30-11-2026 12:05 UTC");
-        assert_eq!(human(Lang::En, &noon), "30 Nov 2026, 12:05 UTC");
+        assert_eq!(buttons(Pending, NoChoice), (true, true, "pending"));
+        assert_eq!(buttons(Granted, CompanyChoice), (false, true, "granted"));
+        assert_eq!(buttons(Granted, DefaultChoice), (false, true, "granted"));
+        assert_eq!(buttons(Declined, CompanyChoice), (true, false, "declined"));
+        assert_eq!(buttons(Granted, ChoiceExpired), (true, true, "expired"));
     }
 }

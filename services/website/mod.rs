@@ -1,4 +1,5 @@
-//! The patient website: register, sign in, and give or withdraw consent.
+//! The patient website: register, sign in, give or withdraw consent per
+//! dossier, and choose for companies before they ask.
 //!
 //! A small server-rendered app (axum, askama) that works without
 //! JavaScript. It keeps nothing: it is a gRPC client of Identity and
@@ -12,18 +13,27 @@
 //!
 //! - `routes`: the routes and what a handler learns about a visit;
 //! - `account`: register, sign in, sign out;
-//! - `dashboard`: the patient's dossiers and their decisions;
-//! - `session`: the session cookie and CSRF tokens;
+//! - `dashboard`: the patient's dossiers, why each is decided, and the
+//!   buttons that change something;
+//! - `choices`: the patient's choices, for a company before it asks or for
+//!   every company, their history, and `fhir`: their FHIR R4 download;
+//! - `session`: the session cookie and CSRF tokens; `signed_in`: what a
+//!   page for a signed-in patient does first;
+//! - `local_time`: times in Europe/Amsterdam, and an "until" date's end;
 //! - `pages` and `templates/`: the HTML; `static/`: the stylesheet;
 //! - `i18n`: Dutch and English; `headers`: security headers.
 
 mod account;
+mod choices;
 mod dashboard;
+mod fhir;
 mod headers;
 mod i18n;
+mod local_time;
 mod pages;
 mod routes;
 mod session;
+mod signed_in;
 
 use std::sync::Arc;
 use std::time::Duration;

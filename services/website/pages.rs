@@ -17,6 +17,9 @@ pub struct Layout {
     pub csrf_token: String,
     /// A short message above the content (registered, signed out, …).
     pub notice: Option<&'static str>,
+    /// Which part of the signed-in site this page is (`dossiers`,
+    /// `choices`), marked in the navigation.
+    pub section: &'static str,
 }
 
 impl Layout {
@@ -27,6 +30,7 @@ impl Layout {
             signed_in: false,
             csrf_token,
             notice: None,
+            section: "",
         }
     }
 }
@@ -77,15 +81,29 @@ pub struct SigninPage {
     pub bsn: String,
 }
 
+/// A moment, for `<time>`: machine-readable and for people.
+#[derive(Clone)]
+pub struct When {
+    pub iso: String,
+    pub text: String,
+}
+
 /// One row of the dashboard.
 pub struct DossierRow {
     pub id: String,
     pub company: String,
     pub status_label: &'static str,
-    /// `pending`, `granted` or `declined`: the CSS class.
+    /// `pending`, `granted`, `declined` or `expired`: the CSS class.
     pub status_class: &'static str,
-    pub changed_iso: String,
-    pub changed_text: String,
+    /// Why, in words: which of the patient's choices decided.
+    pub reason: &'static str,
+    /// When a grant stops, in words; `None` when it does not.
+    pub until: Option<String>,
+    pub changed: When,
+    /// The buttons that change something: Approve (with an optional
+    /// until date) and Decline.
+    pub can_approve: bool,
+    pub can_decline: bool,
 }
 
 #[derive(Template)]
@@ -95,6 +113,45 @@ pub struct DashboardPage {
     pub name: String,
     pub dossiers: Vec<DossierRow>,
     /// Why the dossiers could not be shown, if they could not.
+    pub problem: Option<&'static str>,
+}
+
+/// One of the patient's current choices, or one version in the history.
+#[derive(Clone)]
+pub struct ChoiceRow {
+    /// The company's name, or "every company" in words.
+    pub about: String,
+    /// The company's name as the forms send it; empty for the default.
+    pub company_name: String,
+    pub every_company: bool,
+    pub granted: bool,
+    pub consent_label: &'static str,
+    /// When a grant stops, in words; `None` when it does not.
+    pub until: Option<String>,
+    pub made: When,
+    /// When a later version replaced it (history only).
+    pub replaced: Option<When>,
+}
+
+#[derive(Template)]
+#[template(path = "choices.html")]
+pub struct ChoicesPage {
+    pub page: Layout,
+    /// The current choice for every company.
+    pub default: Option<ChoiceRow>,
+    /// The current choices for particular companies.
+    pub companies: Vec<ChoiceRow>,
+    /// Every version, newest first.
+    pub history: Vec<ChoiceRow>,
+    /// What the patient searched for, and the verified companies found
+    /// (`None` without a search).
+    pub query: String,
+    pub found: Option<Vec<String>>,
+    /// The problems of the last form sent, and what it held.
+    pub errors: FormErrors,
+    pub company_name: String,
+    pub expire_date: String,
+    /// Why the choices could not be shown, if they could not.
     pub problem: Option<&'static str>,
 }
 

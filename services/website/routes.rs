@@ -15,7 +15,7 @@ use axum_extra::extract::cookie::CookieJar;
 use super::i18n::Lang;
 use super::pages::{Layout, MessagePage, render};
 use super::session::Sessions;
-use super::{account, dashboard, headers};
+use super::{account, choices, dashboard, headers};
 use crate::auth::{Caller, ClientAddress, Principal};
 use crate::clients::{DossierClient, IdentityClient};
 use crate::mesh::{CallContext, Deadline, RequestId};
@@ -42,6 +42,9 @@ pub fn router(state: Shared) -> Router {
         .route("/signin", get(account::signin_form).post(account::signin))
         .route("/signout", post(account::signout))
         .route("/consent", post(dashboard::decide))
+        .route("/choices", get(choices::show).post(choices::choose))
+        .route("/choices/clear", post(choices::withdraw))
+        .route("/choices.fhir.json", get(choices::download))
         .route("/static/style.css", get(stylesheet))
         .route("/healthz", get(health))
         .route("/.well-known/jwks.json", get(jwks))

@@ -33,3 +33,4 @@ mod token_verification;
 mod transport_bounds;
 mod walkthrough;
 mod website;
+mod website_choices;

@@ -185,5 +185,55 @@ async fn the_contract_walkthrough() {
     assert_eq!(deleted_twice.code(), Code::NotFound);
     assert_reason(&deleted_twice, "DOSSIER_NOT_FOUND");
 
+    // CreateDossier again: GRANTED, the patient's choice outlived the dossier
+    let patient_bsn = "111222333";
+    let again = create_dossier(&mesh, &company_token, patient_bsn).await;
+    assert_eq!(
+        (again.consent(), again.reason()),
+        (ConsentStatus::Granted, DecisionReason::CompanyChoice)
+    );
+    // SetConsent DECLINED → DeleteDossier → CreateDossier: DECLINED
+    set_consent(
+        &mesh,
+        &patient_token,
+        &again.id,
+        ConsentStatus::Declined as i32,
+    )
+    .await
+    .unwrap();
+    dossier
+        .delete_dossier(authed(
+            DeleteDossierRequest {
+                bsn: patient_bsn.into(),
+            },
+            &company_token,
+        ))
+        .await
+        .unwrap();
+    let after_delete = create_dossier(&mesh, &company_token, patient_bsn).await;
+    assert_eq!(
+        (after_delete.consent(), after_delete.reason()),
+        (ConsentStatus::Declined, DecisionReason::CompanyChoice)
+    );
+    // SetChoice every_company GRANTED → a second, verified company's
+    // CreateDossier: GRANTED by the default
+    set_choice(&mesh, &patient_token, None, ConsentStatus::Granted, None)
+        .await
+        .unwrap();
+    let second = mesh.company_token("Apotheek Het Kruis").await;
+    mesh.verify_company("Apotheek Het Kruis").await;
+    let by_default = create_dossier(&mesh, &second, patient_bsn).await;
+    assert_eq!(
+        (by_default.consent(), by_default.reason()),
+        (ConsentStatus::Granted, DecisionReason::DefaultChoice)
+    );
+    let permission = check_permission(&mesh, &second, patient_bsn).await.unwrap();
+    assert!(permission.gave_permission);
+    // …while the first company's DECLINED stands
+    let permission = check_permission(&mesh, &company_token, patient_bsn)
+        .await
+        .unwrap();
+    assert!(!permission.gave_permission);
+
     mesh.stop().await;
 }

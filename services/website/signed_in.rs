@@ -1,0 +1,51 @@
+//! What every page for a signed-in patient does first: read the session,
+//! and send anyone not signed in to sign in, with a short message.
+
+use axum::response::{IntoResponse as _, Response};
+
+use super::routes::{Shared, Visit, see_other};
+use super::session::Session;
+use crate::auth::Principal;
+use crate::clients::CallError;
+
+/// Why a visit is not signed in.
+pub enum NotSignedIn {
+    /// No session cookie.
+    Missing,
+    /// The token expired (or the services no longer accept it).
+    Expired,
+    /// The cookie is not a patient token: tampered, or from elsewhere.
+    Invalid,
+    /// It cannot be judged yet (no key set loaded): keep it, say so.
+    Unavailable,
+}
+
+/// The signed-in patient, or why there is none.
+pub fn patient(state: &Shared, visit: &Visit) -> Result<Principal, NotSignedIn> {
+    match state.sessions.read(&visit.jar) {
+        Session::SignedIn(principal) => Ok(principal),
+        Session::None => Err(NotSignedIn::Missing),
+        Session::Expired => Err(NotSignedIn::Expired),
+        Session::Invalid => Err(NotSignedIn::Invalid),
+        Session::Unavailable => Err(NotSignedIn::Unavailable),
+    }
+}
+
+/// Whether a service refused the session's token: the patient must sign
+/// in again.
+pub fn refused_token(error: &CallError) -> bool {
+    error.code() == tonic::Code::Unauthenticated
+}
+
+/// To sign-in with a short message, dropping a session cookie that is no
+/// good.
+pub fn to_signin(state: &Shared, visit: &Visit, why: NotSignedIn) -> Response {
+    let notice = match why {
+        NotSignedIn::Missing => return see_other("/signin?notice=signin"),
+        NotSignedIn::Unavailable => return see_other("/signin?notice=unavailable"),
+        NotSignedIn::Expired => "expired",
+        NotSignedIn::Invalid => "signin",
+    };
+    let jar = visit.jar.clone().add(state.sessions.end(visit.secure));
+    (jar, see_other(&format!("/signin?notice={notice}"))).into_response()
+}
