@@ -1,10 +1,13 @@
 //! The consent flow in a real headless Chromium, driven over WebDriver
 //! (chromedriver, fantoccini), against a mesh started in this process:
 //! register, sign in, see a dossier a company created over gRPC, Approve
-//! (CheckPermission: granted), Decline (not granted), sign out, and `/`
-//! sends the browser to sign in. axe-core checks every page for serious or
-//! critical accessibility violations, and the dashboard is saved as
-//! screenshots at desktop and phone width in `target/browser-e2e/`.
+//! (CheckPermission: granted), Decline (not granted), then on the Choices
+//! page find a verified company that has not asked yet and approve it (its
+//! CreateDossier starts granted, and CheckPermission says why), sign out,
+//! and `/` sends the browser to sign in. axe-core checks every page for serious or
+//! critical accessibility violations, and the dashboard and the Choices
+//! page are saved as screenshots at desktop and phone width in
+//! `target/browser-e2e/`.
 //!
 //! Chromium, chromedriver and axe-core are installed by
 //! `scripts/install-test-deps.sh`; `scripts/test.sh` runs it first. Without
@@ -20,6 +23,7 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 use crate::website::{company_with_dossier, permission, website_url};
+use toestemming::proto::dossier::v1::{ConsentStatus, DecisionReason};
 
 /// Where the screenshots go, for people to look at.
 fn output_dir() -> PathBuf {
@@ -184,6 +188,27 @@ async fn accessibility_violations(browser: &Client, axe: &str) -> Vec<String> {
     serde_json::from_value(outcome).unwrap()
 }
 
+/// Fails when the page is wider than the window: at phone width nothing
+/// may need scrolling sideways (WCAG 1.4.10, reflow).
+async fn assert_no_sideways_scrolling(browser: &Client, what: &str) {
+    let outcome = browser
+        .execute(
+            "const width = document.documentElement.clientWidth;
+             const wide = [...document.querySelectorAll('body *')]
+               .filter((e) => e.getBoundingClientRect().right > width + 0.5)
+               .map((e) => e.tagName.toLowerCase() + (e.className ? '.' + e.className : ''));
+             return [document.documentElement.scrollWidth, width, wide.slice(0, 8)];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (scroll, window, wide): (u64, u64, Vec<String>) = serde_json::from_value(outcome).unwrap();
+    assert!(
+        scroll <= window,
+        "{what}: the page is {scroll}px wide in a {window}px window; wider: {wide:?}"
+    );
+}
+
 async fn screenshot(browser: &Client, name: &str) {
     let png = browser.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
@@ -251,6 +276,7 @@ async fn the_consent_flow_by_clicking_in_chromium() {
     screenshot(&browser, "dashboard-desktop.png").await;
     browser.set_window_size(390, 844).await.unwrap();
     screenshot(&browser, "dashboard-phone.png").await;
+    assert_no_sideways_scrolling(&browser, "/ at phone width").await;
     assert_eq!(
         accessibility_violations(&browser, &axe).await,
         Vec::<String>::new(),
@@ -268,6 +294,66 @@ async fn the_consent_flow_by_clicking_in_chromium() {
     click(&browser, "button.button-decline").await;
     arrive_showing(&browser, "/?notice=saved", "status-declined").await;
     assert!(!permission(&mesh, &company, &patient).await);
+
+    // The Choices page: find a verified pharmacy that has not asked yet,
+    // and approve it before it asks.
+    let pharmacy = mesh.company_token("Apotheek Het Kruis").await;
+    mesh.verify_company("Apotheek Het Kruis").await;
+    click(&browser, "nav.site-nav a[href='/choices']").await;
+    arrive(&browser, "/choices").await;
+    assert_eq!(
+        accessibility_violations(&browser, &axe).await,
+        Vec::<String>::new(),
+        "/choices"
+    );
+    fill(&browser, "q", "apotheek").await;
+    click(&browser, "form.search button[type=submit]").await;
+    arrive_showing(&browser, "/choices?q=apotheek", "found-company").await;
+    assert_eq!(
+        accessibility_violations(&browser, &axe).await,
+        Vec::<String>::new(),
+        "/choices with search results"
+    );
+    click(&browser, "li.found-company form.approve button").await;
+    arrive_showing(
+        &browser,
+        "/choices?notice=choice_saved",
+        "Apotheek Het Kruis",
+    )
+    .await;
+    assert_eq!(
+        accessibility_violations(&browser, &axe).await,
+        Vec::<String>::new(),
+        "/choices with choices"
+    );
+    // Tall windows, so the screenshots show the whole page.
+    browser.set_window_size(1280, 2000).await.unwrap();
+    screenshot(&browser, "choices-desktop.png").await;
+    browser.set_window_size(390, 3000).await.unwrap();
+    screenshot(&browser, "choices-phone.png").await;
+    assert_no_sideways_scrolling(&browser, "/choices at phone width").await;
+    assert_eq!(
+        accessibility_violations(&browser, &axe).await,
+        Vec::<String>::new(),
+        "/choices at phone width"
+    );
+    browser.set_window_size(1280, 900).await.unwrap();
+    // The pharmacy asks now: its dossier starts granted, and it is told why.
+    let created = create_dossier(&mesh, &pharmacy, &patient).await;
+    assert_eq!(created.consent(), ConsentStatus::Granted);
+    let answer = check_permission(&mesh, &pharmacy, &patient).await.unwrap();
+    assert!(answer.gave_permission);
+    assert_eq!(answer.reason(), DecisionReason::CompanyChoice);
+    // And the dashboard shows it, with why.
+    click(&browser, "nav.site-nav a[href='/']").await;
+    arrive_showing(&browser, "/", "Apotheek Het Kruis").await;
+    assert!(
+        browser
+            .source()
+            .await
+            .unwrap()
+            .contains("Your choice for this company")
+    );
 
     // Sign out: `/` sends the browser to sign in.
     click(&browser, "form.signout button").await;
