@@ -767,7 +767,9 @@ class Bench:
         }
 
     def seed(self, total_rows: int) -> int:
-        """Adds other companies' dossiers until Dossier's table holds total_rows."""
+        """Adds other companies' dossiers until Dossier's table holds
+        total_rows; two in three patients have a choice for the company (a
+        GRANTED or a DECLINED version), as a table of real choices would."""
         db = self.data_dir / "dossier.db"
         if not db.exists():
             raise BenchError(f"{db} does not exist; has the storage layout changed?")
@@ -778,26 +780,25 @@ class Bench:
             if add <= 0:
                 return have
             now = int(time.time() * 1000)
-            consents = ("PENDING", "GRANTED", "DECLINED")
-
-            def rows():
-                for i in range(add):
-                    t = now - secrets.randbelow(30 * 24 * 3600 * 1000)
-                    yield (
-                        str(uuid.uuid4()),
-                        f"Zorgaanbieder {(have + i) % 5000:04d}",
-                        str(uuid.uuid4()),
-                        consents[i % 3],
-                        t,
-                        t,
-                    )
+            rows = []
+            choices = []
+            for i in range(add):
+                t = now - secrets.randbelow(30 * 24 * 3600 * 1000)
+                company, pseudoniem = f"Zorgaanbieder {(have + i) % 5000:04d}", str(uuid.uuid4())
+                rows.append((str(uuid.uuid4()), company, pseudoniem, t))
+                if i % 3:
+                    choices.append((pseudoniem, company, ("GRANTED", "DECLINED")[i % 3 - 1], t))
 
             started = time.monotonic()
             with connection:  # one transaction
                 connection.executemany(
-                    "INSERT INTO dossiers (id, company_name, pseudoniem, consent, create_time, update_time) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    rows(),
+                    "INSERT INTO dossiers (id, company_name, pseudoniem, create_time) VALUES (?, ?, ?, ?)",
+                    rows,
+                )
+                connection.executemany(
+                    "INSERT INTO choice_versions (pseudoniem, company_name, version, consent, create_time) "
+                    "VALUES (?, ?, 1, ?, ?)",
+                    choices,
                 )
             connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             count = connection.execute("SELECT count(*) FROM dossiers").fetchone()[0]
@@ -853,6 +854,18 @@ class Bench:
         answer = self.must(DOSSIER, f"{DOSSIER_SVC}/CreateDossier", {"bsn": self.bsn}, self.tokens["company"])
         if not answer.get("created"):
             raise BenchError("CreateDossier for a new BSN did not say created")
+        # The patient grants the company, so CheckPermission reads a choice
+        # (the common case) rather than finding none.
+        password = secrets.token_urlsafe(18)
+        self.must(IDENTITY, f"{IDENTITY_SVC}/RegisterPatient",
+                  {"bsn": self.bsn, "firstName": "Bench", "lastName": "Mark", "password": password})
+        patient = self.must(IDENTITY, f"{IDENTITY_SVC}/LoginPatient", {"bsn": self.bsn, "password": password})
+        self.must(DOSSIER, f"{DOSSIER_SVC}/SetChoice",
+                  {"companyName": self.company_name, "consent": "CONSENT_STATUS_GRANTED"},
+                  patient["accessToken"])
+        answer = self.must(DOSSIER, f"{DOSSIER_SVC}/CheckPermission", {"bsn": self.bsn}, self.tokens["company"])
+        if answer.get("reason") != "DECISION_REASON_COMPANY_CHOICE" or not answer.get("gavePermission"):
+            raise BenchError(f"CheckPermission after the patient's grant answered {answer}")
         self.write_bodies()
         variants = self.verify_variants()
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shlex
 import socket
 import subprocess
 import sys
@@ -150,6 +151,19 @@ class Deployment:
         self.processes[name] = subprocess.Popen(command, env=environment, stdout=log, stderr=subprocess.STDOUT)
         self.wait_healthy(name)
 
+    def exec_script(self, name: str) -> Path:
+        """A script that runs the binary with `name`'s compose environment, as
+        `docker compose exec NAME toestemming ARGS` does (an operator's
+        command, such as verifying a company on Identity's database)."""
+        exports = "".join(
+            f"export {key}={shlex.quote(self.rewrite(str(value)))}\n"
+            for key, value in (self.services[name].get("environment") or {}).items()
+        )
+        script = self.work / f"exec-{name}.sh"
+        script.write_text(f"#!/usr/bin/env bash\nset -eu\n{exports}exec {shlex.quote(str(BINARY))} \"$@\"\n")
+        script.chmod(0o700)
+        return script
+
     def healthcheck_command(self, name: str) -> list[str]:
         test = self.services[name]["healthcheck"]["test"]
         assert test[0] == "CMD" and test[1] == "/usr/local/bin/toestemming", test
@@ -224,10 +238,14 @@ def main() -> int:
         check("pseudoniem" not in [n for n, s in deployment.services.items() if s.get("ports")],
               "Pseudoniem's port is not published")
 
+        # The walkthrough's operator verifies a company as with
+        # `docker compose exec identity toestemming companies verify NAME`.
+        verify = f"{deployment.exec_script('identity')} companies verify"
         walkthrough = subprocess.run(
             [str(ROOT / "scripts" / "walkthrough.sh")],
             env={**os.environ, "GRPCURL": GRPCURL, "IDENTITY_ADDR": identity,
-                 "PSEUDONIEM_ADDR": "127.0.0.1:50052", "DOSSIER_ADDR": dossier},
+                 "PSEUDONIEM_ADDR": "127.0.0.1:50052", "DOSSIER_ADDR": dossier,
+                 "WALKTHROUGH_VERIFY_COMPANY": verify},
         )
         check(walkthrough.returncode == 0, "the contract walkthrough passes against the compose topology")
 

@@ -92,7 +92,8 @@ pip_tool kubernetes-validate "kubernetes-validate==1.37.0"
 
 # Pinned together: grpcio-tools' protoc (libprotoc 35) emits code that needs
 # protobuf 7 at run time, and grpcio-status needs googleapis-common-protos for
-# google.rpc.Status and its error details.
+# google.rpc.Status and its error details. fhir.resources (on pydantic)
+# validates the website's FHIR R4 download of a patient's choices.
 PYTHON_GRPC_PACKAGES=(
     "grpcio==1.85.1"
     "grpcio-tools==1.85.1"
@@ -100,6 +101,8 @@ PYTHON_GRPC_PACKAGES=(
     "protobuf==7.36.2"
     "googleapis-common-protos==1.76.0"
     "PyYAML==6.0.3"
+    "fhir.resources==8.3.0"
+    "pydantic==2.14.4"
 )
 python_grpc_ok() {
     "$venv/bin/python" - "${PYTHON_GRPC_PACKAGES[@]}" <<'PY' 2>/dev/null
@@ -111,6 +114,7 @@ try:
         if version(name) != want:
             sys.exit(1)
     import grpc, grpc_status, grpc_tools.protoc, google.rpc.error_details_pb2, yaml  # noqa: F401
+    import fhir.resources.R4B.bundle, fhir.resources.R4B.consent  # noqa: F401
 except (PackageNotFoundError, ImportError):
     sys.exit(1)
 PY

@@ -7,15 +7,25 @@ works against a running mesh:
   RegisterCompany -> IssueCompanyToken -> RegisterPatient -> CreateDossier
   (PENDING, created) -> CheckPermission (false) -> LoginPatient ->
   ListMyDossiers -> SetConsent GRANTED -> CheckPermission (true) ->
-  DeleteDossier -> CheckPermission (NOT_FOUND)
+  DeleteDossier -> CheckPermission (NOT_FOUND) -> CreateDossier again
+  (GRANTED, reason COMPANY_CHOICE) -> SetConsent DECLINED -> DeleteDossier ->
+  CreateDossier again (DECLINED) -> SetChoice every_company GRANTED -> a
+  second, verified company's CreateDossier (GRANTED, reason DEFAULT_CHOICE)
+  -> ListMyChoices with its history -> ListCompanies
 
 plus the error details of the contract, read with grpcio-status
 (google.rpc.Status in `grpc-status-details-bin`): CreateDossier without a
 token is UNAUTHENTICATED with ErrorInfo TOKEN_MISSING; GetPseudoniem with a
 company token is PERMISSION_DENIED with ErrorInfo ROLE_NOT_ALLOWED and
 allowed_roles "Internal"; RegisterPatient with a bad BSN is INVALID_ARGUMENT
-with a BadRequest naming `bsn`. It also reads the custom method option
-(toestemming.auth.v1.access) from the generated descriptors.
+with a BadRequest naming `bsn`; SetChoice for a company nobody registered is
+NOT_FOUND with ErrorInfo COMPANY_NOT_FOUND. It also reads the custom method
+option (toestemming.auth.v1.access) from the generated descriptors.
+
+Last, as the patient in a browser would, it signs in on the website and
+downloads "my choices" (GET /choices.fhir.json), and proves the document a
+valid HL7 FHIR R4 Bundle of Consent resources with the fhir.resources
+library (its R4B models, whose Consent is R4's).
 
 The code is generated at run time into a temporary directory with
 `python -m grpc_tools.protoc -Iproto --python_out --grpc_python_out` (all
@@ -29,18 +39,26 @@ against the same data. It prints step names and non-sensitive fields only:
 never a token, a secret, a password or a BSN.
 
 Environment: IDENTITY_ADDR (127.0.0.1:50051), PSEUDONIEM_ADDR
-(127.0.0.1:50052), DOSSIER_ADDR (127.0.0.1:50053), WALKTHROUGH_SENSITIVE_FILE
-(optional: the BSN, password, secret and tokens used are appended there, one
-a line, so scripts/test.sh can check that no server log contains them).
+(127.0.0.1:50052), DOSSIER_ADDR (127.0.0.1:50053), WEBSITE_ADDR
+(127.0.0.1:8080), WALKTHROUGH_SENSITIVE_FILE (optional: the BSN, password,
+secret and tokens used are appended there, one a line, so scripts/test.sh
+can check that no server log contains them), WALKTHROUGH_VERIFY_COMPANY (the
+operator's command that verifies a company, given its name as the last
+argument; default `target/debug/toestemming companies verify`).
 """
 
+import http.cookiejar
 import importlib
+import json
 import os
 import re
 import secrets
+import shlex
 import subprocess
 import sys
 import tempfile
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +73,9 @@ PROTO_FILES = [
 IDENTITY_ADDR = os.environ.get("IDENTITY_ADDR", "127.0.0.1:50051")
 PSEUDONIEM_ADDR = os.environ.get("PSEUDONIEM_ADDR", "127.0.0.1:50052")
 DOSSIER_ADDR = os.environ.get("DOSSIER_ADDR", "127.0.0.1:50053")
+WEBSITE_ADDR = os.environ.get("WEBSITE_ADDR", "127.0.0.1:8080")
+VERIFY_COMPANY = shlex.split(os.environ.get(
+    "WALKTHROUGH_VERIFY_COMPANY", f"{Path(__file__).resolve().parent.parent}/target/debug/toestemming companies verify"))
 TIMEOUT_SECONDS = 20
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -63,6 +84,8 @@ BAD_BSN = "123456780"
 
 try:
     import grpc
+    from fhir.resources.R4B.bundle import Bundle
+    from fhir.resources.R4B.consent import Consent
     from google.rpc import error_details_pb2
     from grpc_status import rpc_status
 except ImportError as error:
@@ -213,6 +236,34 @@ def expect_token(response):
     check(0 < response.expires_in <= 900,
           f"expires_in is {response.expires_in}, expected 1..900 seconds")
     return response.access_token
+
+
+def download_choices(bsn, password):
+    """Signs in on the website as a browser does (CSRF cookie and field, then
+    the session cookie) and returns GET /choices.fhir.json as JSON, validated
+    as a FHIR R4 Bundle and each entry as a FHIR R4 Consent."""
+    base = f"http://{WEBSITE_ADDR}"
+    cookies = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(cookies))
+    with opener.open(f"{base}/signin", timeout=TIMEOUT_SECONDS) as page:
+        html = page.read().decode()
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    check(found, "the sign-in page has no CSRF field")
+    form = urllib.parse.urlencode({"csrf_token": found.group(1), "bsn": bsn, "password": password})
+    with opener.open(f"{base}/signin", data=form.encode(), timeout=TIMEOUT_SECONDS) as page:
+        check(urllib.parse.urlparse(page.geturl()).path == "/", "signing in did not lead to the dashboard")
+    remember_sensitive(*[c.value for c in cookies if c.name == "toestemming_session"])
+    with opener.open(f"{base}/choices.fhir.json", timeout=TIMEOUT_SECONDS) as download:
+        kind = download.headers.get("content-type", "")
+        check(kind.startswith("application/fhir+json"), f"content type is {kind!r}")
+        text = download.read().decode()
+    check(bsn not in text, "the FHIR download contains the BSN")
+    document = json.loads(text)
+    check(document.get("resourceType") == "Bundle", "not a Bundle")
+    Bundle.model_validate(document)
+    for entry in document.get("entry", []):
+        Consent.model_validate(entry["resource"])  # each resource on its own, as R4 Consent
+    return document
 
 
 # --- the walkthrough ---------------------------------------------------------
@@ -385,6 +436,101 @@ def walkthrough(gen):
         expect_error(grpc.StatusCode.NOT_FOUND, dossier.CheckPermission,
                      dossier_pb2.CheckPermissionRequest(bsn=bsn), metadata=bearer(company_token),
                      details=False)
+        ok()
+
+        # --- the patient's choice outlives the company's dossier -------------
+        declined = dossier_pb2.CONSENT_STATUS_DECLINED
+        reason_name = dossier_pb2.DecisionReason.Name
+
+        def expect_decision(response, consent, reason):
+            check(response.consent == consent,
+                  f"consent is {consent_name(response.consent)}, expected {consent_name(consent)}")
+            check(response.reason == reason,
+                  f"reason is {reason_name(response.reason)}, expected {reason_name(reason)}")
+
+        step("CreateDossier again (GRANTED, reason COMPANY_CHOICE: the choice outlived the dossier)")
+        response = call(dossier.CreateDossier, dossier_pb2.CreateDossierRequest(bsn=bsn), company_token)
+        expect_decision(response.dossier, granted, dossier_pb2.DECISION_REASON_COMPANY_CHOICE)
+        dossier_id = response.dossier.id
+        response = call(dossier.CheckPermission, dossier_pb2.CheckPermissionRequest(bsn=bsn),
+                        company_token)
+        check(response.gave_permission is True, "gave_permission is False")
+        expect_decision(response, granted, dossier_pb2.DECISION_REASON_COMPANY_CHOICE)
+        ok()
+
+        step("SetConsent DECLINED, DeleteDossier, CreateDossier again (DECLINED)")
+        call(dossier.SetConsent, dossier_pb2.SetConsentRequest(
+            dossier_id=dossier_id, consent=declined), patient_token)
+        call(dossier.DeleteDossier, dossier_pb2.DeleteDossierRequest(bsn=bsn), company_token)
+        response = call(dossier.CreateDossier, dossier_pb2.CreateDossierRequest(bsn=bsn), company_token)
+        expect_decision(response.dossier, declined, dossier_pb2.DECISION_REASON_COMPANY_CHOICE)
+        ok()
+
+        step("SetChoice every_company GRANTED")
+        response = call(dossier.SetChoice, dossier_pb2.SetChoiceRequest(
+            every_company=True, consent=granted), patient_token)
+        check(response.choice.every_company and response.choice.consent == granted,
+              "the default is not recorded as GRANTED for every company")
+        ok()
+
+        step("SetChoice for a company nobody registered is NOT_FOUND with ErrorInfo COMPANY_NOT_FOUND")
+        _, status = expect_error(grpc.StatusCode.NOT_FOUND, dossier.SetChoice,
+                                 dossier_pb2.SetChoiceRequest(company_name="Nobody " + secrets.token_hex(4),
+                                                              consent=declined),
+                                 metadata=bearer(patient_token))
+        expect_error_info(status, "COMPANY_NOT_FOUND")
+        ok()
+
+        step("a second company registers and an operator verifies it")
+        second_name = "Python Apotheek " + secrets.token_hex(6)
+        response = call(identity.RegisterCompany,
+                        identity_pb2.RegisterCompanyRequest(company_name=second_name))
+        remember_sensitive(response.client_secret)
+        second_token = expect_token(call(identity.IssueCompanyToken, identity_pb2.IssueCompanyTokenRequest(
+            company_id=response.company_id, client_secret=response.client_secret)))
+        remember_sensitive(second_token)
+        verified = subprocess.run([*VERIFY_COMPANY, second_name], capture_output=True, text=True,
+                                  check=False, timeout=TIMEOUT_SECONDS)
+        check(verified.returncode == 0 and verified.stdout.startswith("verified"),
+              f"the operator's verify command failed: {verified.stderr.strip()}")
+        ok()
+
+        step("the second company's CreateDossier (GRANTED, reason DEFAULT_CHOICE)")
+        response = call(dossier.CreateDossier, dossier_pb2.CreateDossierRequest(bsn=bsn), second_token)
+        expect_decision(response.dossier, granted, dossier_pb2.DECISION_REASON_DEFAULT_CHOICE)
+        response = call(dossier.CheckPermission, dossier_pb2.CheckPermissionRequest(bsn=bsn),
+                        second_token)
+        check(response.gave_permission is True, "gave_permission is False")
+        expect_decision(response, granted, dossier_pb2.DECISION_REASON_DEFAULT_CHOICE)
+        ok()
+
+        step("ListMyChoices: two current choices, three versions")
+        current = call(dossier.ListMyChoices, dossier_pb2.ListMyChoicesRequest(), patient_token)
+        check(len(current.choices) == 2, f"{len(current.choices)} current choices, expected 2")
+        history = call(dossier.ListMyChoices,
+                       dossier_pb2.ListMyChoicesRequest(include_history=True), patient_token)
+        check(len(history.choices) == 3, f"{len(history.choices)} versions, expected 3")
+        check(sum(1 for c in history.choices if c.HasField("replace_time")) == 1,
+              "exactly one version is replaced")
+        ok()
+
+        step("ListCompanies finds the verified company by the start of its name, in any case")
+        response = call(identity.ListCompanies,
+                        identity_pb2.ListCompaniesRequest(name_prefix=second_name.upper()), patient_token)
+        check(list(response.company_names) == [second_name],
+              f"found {list(response.company_names)}, expected the second company")
+        ok()
+
+        step("the website's FHIR download of my choices is a valid R4 Bundle of Consent")
+        document = download_choices(bsn, password)
+        entries = document.get("entry", [])
+        check(len(entries) == 3, f"{len(entries)} entries, expected one per version (3)")
+        for entry in entries:
+            consent = Consent.model_validate(entry["resource"])
+            check(consent.scope.coding[0].code == "patient-privacy", "scope is not patient-privacy")
+            check(consent.patient.identifier.value.startswith("urn:uuid:"), "the patient is not a pseudoniem")
+        statuses = sorted(entry["resource"]["status"] for entry in entries)
+        check(statuses == ["active", "active", "inactive"], f"statuses are {statuses}")
         ok()
     finally:
         for channel in channels:

@@ -4,7 +4,11 @@
 #   RegisterCompany -> IssueCompanyToken -> RegisterPatient -> CreateDossier
 #   (PENDING) -> CheckPermission (false) -> LoginPatient -> ListMyDossiers ->
 #   SetConsent GRANTED -> CheckPermission (true) -> DeleteDossier ->
-#   CheckPermission (NOT_FOUND)
+#   CheckPermission (NOT_FOUND) -> CreateDossier again (GRANTED, reason
+#   COMPANY_CHOICE: the patient's choice outlived the dossier) -> SetConsent
+#   DECLINED -> DeleteDossier -> CreateDossier again (DECLINED) -> SetChoice
+#   every_company GRANTED -> a second, verified company's CreateDossier
+#   (GRANTED, reason DEFAULT_CHOICE) -> ListMyChoices (both choices)
 #
 # plus: every address lists its service through reflection, CreateDossier
 # without a token is UNAUTHENTICATED, and a company token on Pseudoniem's
@@ -18,7 +22,12 @@
 # Environment: IDENTITY_ADDR (127.0.0.1:50051), PSEUDONIEM_ADDR
 # (127.0.0.1:50052), DOSSIER_ADDR (127.0.0.1:50053), GRPCURL (default
 # .venv/bin/grpcurl from scripts/install-test-deps.sh, else grpcurl on PATH),
-# WALKTHROUGH_SENSITIVE_FILE (optional, see remember_sensitive).
+# WALKTHROUGH_SENSITIVE_FILE (optional, see remember_sensitive),
+# WALKTHROUGH_VERIFY_COMPANY (the command that verifies a company on
+# Identity's database, given its name as the last argument; default
+# `target/debug/toestemming companies verify` with this environment's
+# DATA_DIR or DATABASE_URL; for compose, `docker compose exec -T identity
+# toestemming companies verify`).
 set -euo pipefail
 
 IDENTITY_ADDR="${IDENTITY_ADDR:-127.0.0.1:50051}"
@@ -36,6 +45,8 @@ if [[ -z "${GRPCURL:-}" ]]; then
         exit 1
     fi
 fi
+
+read -r -a verify_company_command <<<"${WALKTHROUGH_VERIFY_COMPANY:-$root/target/debug/toestemming companies verify}"
 
 IDENTITY=toestemming.identity.v1.IdentityService
 PSEUDONIEM=toestemming.pseudoniem.v1.PseudoniemService
@@ -296,6 +307,96 @@ ok
 
 step="CheckPermission after delete is NotFound"
 expect_code NotFound "$DOSSIER_ADDR" "$DOSSIER/CheckPermission" "{\"bsn\": \"$bsn\"}" "$company_token"
+ok
+
+# --- the patient's choice outlives the company's dossier ------------------
+step="CreateDossier again (GRANTED, reason COMPANY_CHOICE: the choice outlived the dossier)"
+expect_ok "$DOSSIER_ADDR" "$DOSSIER/CreateDossier" "{\"bsn\": \"$bsn\"}" "$company_token"
+expect_bool created true
+expect_field dossier.consent CONSENT_STATUS_GRANTED
+expect_field dossier.reason DECISION_REASON_COMPANY_CHOICE
+dossier_id="$(field dossier.id)"
+ok
+
+step="CheckPermission says why (COMPANY_CHOICE)"
+expect_ok "$DOSSIER_ADDR" "$DOSSIER/CheckPermission" "{\"bsn\": \"$bsn\"}" "$company_token"
+expect_bool gavePermission true
+expect_field reason DECISION_REASON_COMPANY_CHOICE
+ok
+
+step="SetConsent DECLINED"
+expect_ok "$DOSSIER_ADDR" "$DOSSIER/SetConsent" \
+    "{\"dossierId\": \"$dossier_id\", \"consent\": \"CONSENT_STATUS_DECLINED\"}" "$patient_token"
+expect_field dossier.consent CONSENT_STATUS_DECLINED
+ok
+
+step="DeleteDossier, then CreateDossier again (DECLINED: the company cannot erase the no)"
+expect_ok "$DOSSIER_ADDR" "$DOSSIER/DeleteDossier" "{\"bsn\": \"$bsn\"}" "$company_token"
+expect_ok "$DOSSIER_ADDR" "$DOSSIER/CreateDossier" "{\"bsn\": \"$bsn\"}" "$company_token"
+expect_field dossier.consent CONSENT_STATUS_DECLINED
+expect_field dossier.reason DECISION_REASON_COMPANY_CHOICE
+expect_ok "$DOSSIER_ADDR" "$DOSSIER/CheckPermission" "{\"bsn\": \"$bsn\"}" "$company_token"
+expect_bool gavePermission false
+expect_field reason DECISION_REASON_COMPANY_CHOICE
+ok
+
+step="SetChoice every_company GRANTED"
+expect_ok "$DOSSIER_ADDR" "$DOSSIER/SetChoice" \
+    "{\"everyCompany\": true, \"consent\": \"CONSENT_STATUS_GRANTED\"}" "$patient_token"
+expect_bool choice.everyCompany true
+expect_field choice.consent CONSENT_STATUS_GRANTED
+ok
+
+step="a second company registers and an operator verifies it"
+second_name="Walkthrough Apotheek $suffix"
+expect_ok "$IDENTITY_ADDR" "$IDENTITY/RegisterCompany" "{\"companyName\": \"$second_name\"}"
+second_id="$(field companyId)"
+second_secret="$(field clientSecret)"
+remember_sensitive "$second_secret"
+expect_ok "$IDENTITY_ADDR" "$IDENTITY/IssueCompanyToken" \
+    "{\"companyId\": \"$second_id\", \"clientSecret\": \"$second_secret\"}"
+second_token="$(field accessToken)"
+remember_sensitive "$second_token"
+"${verify_company_command[@]}" "$second_name" >"$out" 2>"$err" ||
+    fail "verifying the company failed: $(cat "$err")"
+grep -q "^verified" "$out" || fail "the operator command did not say it verified the company"
+ok
+
+step="the second company's CreateDossier (GRANTED, reason DEFAULT_CHOICE)"
+expect_ok "$DOSSIER_ADDR" "$DOSSIER/CreateDossier" "{\"bsn\": \"$bsn\"}" "$second_token"
+expect_field dossier.consent CONSENT_STATUS_GRANTED
+expect_field dossier.reason DECISION_REASON_DEFAULT_CHOICE
+expect_ok "$DOSSIER_ADDR" "$DOSSIER/CheckPermission" "{\"bsn\": \"$bsn\"}" "$second_token"
+expect_bool gavePermission true
+expect_field reason DECISION_REASON_DEFAULT_CHOICE
+ok
+
+step="while the first company is still declined"
+expect_ok "$DOSSIER_ADDR" "$DOSSIER/CheckPermission" "{\"bsn\": \"$bsn\"}" "$company_token"
+expect_bool gavePermission false
+ok
+
+step="SetChoice as the company is PermissionDenied"
+expect_code PermissionDenied "$DOSSIER_ADDR" "$DOSSIER/SetChoice" \
+    "{\"everyCompany\": true, \"consent\": \"CONSENT_STATUS_DECLINED\"}" "$company_token"
+ok
+
+step="ListMyChoices (the company choice and the default)"
+expect_ok "$DOSSIER_ADDR" "$DOSSIER/ListMyChoices" "{}" "$patient_token"
+expect_field len:choices 2
+expect_bool choices.0.everyCompany true
+expect_field choices.1.companyName "$company_name"
+expect_field choices.1.consent CONSENT_STATUS_DECLINED
+expect_ok "$DOSSIER_ADDR" "$DOSSIER/ListMyChoices" "{\"includeHistory\": true}" "$patient_token"
+expect_field len:choices 3
+[[ -n "$(field choices.2.replaceTime)" ]] || fail "the replaced GRANTED has no replaceTime"
+ok
+
+step="ListCompanies finds the verified company by the start of its name"
+expect_ok "$IDENTITY_ADDR" "$IDENTITY/ListCompanies" \
+    "{\"namePrefix\": \"walkthrough apotheek $suffix\"}" "$patient_token"
+expect_field len:companyNames 1
+expect_field companyNames.0 "$second_name"
 ok
 
 echo "walkthrough: all steps passed"

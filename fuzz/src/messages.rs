@@ -58,6 +58,15 @@ request_messages! {
     dossier::ListMyDossiersRequest => no_public_validation,
     dossier::SetConsentRequest => set_consent,
     identity::GetJwksRequest => no_fields,
+    // `validation::name_prefix` is private to services/identity; the page
+    // size rule is shared.
+    identity::ListCompaniesRequest => list_companies,
+    identity::GetCompanyRequest => get_company,
+    // The target and the stance are checked in services/dossier's private
+    // `wire`; a company name is the shared CompanyName.
+    dossier::SetChoiceRequest => set_choice,
+    dossier::ClearChoiceRequest => clear_choice,
+    dossier::ListMyChoicesRequest => list_my_choices,
 }
 
 /// Decodes `data` as `M` the way tonic's prost codec does; a message that
@@ -257,6 +266,51 @@ fn set_consent(request: &dossier::v1::SetConsentRequest) {
             Some(consent)
         );
     }
+}
+
+/// AIP-158's page size: 0 is the default, a negative size is refused, and
+/// no page is larger than the maximum.
+fn page_size_field(asked: i32) {
+    match toestemming::paging::page_size(asked) {
+        Ok(size) => {
+            assert!(asked >= 0, "a negative page size was taken");
+            assert!((1..=toestemming::paging::MAX_PAGE_SIZE).contains(&size));
+        }
+        Err(_) => assert!(asked < 0, "page size {asked} refused"),
+    }
+}
+
+/// A company name a patient typed: the same rule as registering one.
+fn company_name_field(value: &str) {
+    let expected = name_field(value);
+    assert_eq!(
+        CompanyName::parse(value).map(|name| name.as_str().to_owned()),
+        expected
+    );
+}
+
+fn list_companies(request: &identity::v1::ListCompaniesRequest) {
+    page_size_field(request.page_size);
+}
+
+fn get_company(request: &identity::v1::GetCompanyRequest) {
+    company_name_field(&request.company_name);
+}
+
+fn set_choice(request: &dossier::v1::SetChoiceRequest) {
+    if let Some(dossier::v1::set_choice_request::Target::CompanyName(name)) = &request.target {
+        company_name_field(name);
+    }
+}
+
+fn clear_choice(request: &dossier::v1::ClearChoiceRequest) {
+    if let Some(dossier::v1::clear_choice_request::Target::CompanyName(name)) = &request.target {
+        company_name_field(name);
+    }
+}
+
+fn list_my_choices(request: &dossier::v1::ListMyChoicesRequest) {
+    page_size_field(request.page_size);
 }
 
 #[cfg(test)]

@@ -775,6 +775,20 @@ fn request_messages(seeds: &mut Vec<Seed>) {
         &d::SetConsentRequest {
             dossier_id: DOSSIER_ID.into(),
             consent: d::ConsentStatus::Granted as i32,
+            expire_time: None,
+        },
+    );
+    message(
+        seeds,
+        consent,
+        "grant-until",
+        &d::SetConsentRequest {
+            dossier_id: DOSSIER_ID.into(),
+            consent: d::ConsentStatus::Granted as i32,
+            expire_time: Some(prost_types::Timestamp {
+                seconds: 1_800_000_000,
+                nanos: 500_000_000,
+            }),
         },
     );
     message(
@@ -784,6 +798,7 @@ fn request_messages(seeds: &mut Vec<Seed>) {
         &d::SetConsentRequest {
             dossier_id: DOSSIER_ID.to_uppercase(),
             consent: d::ConsentStatus::Unspecified as i32,
+            expire_time: None,
         },
     );
     message(
@@ -793,6 +808,7 @@ fn request_messages(seeds: &mut Vec<Seed>) {
         &d::SetConsentRequest {
             dossier_id: format!("urn:uuid:{DOSSIER_ID}"),
             consent: 99,
+            expire_time: None,
         },
     );
     message(
@@ -802,6 +818,93 @@ fn request_messages(seeds: &mut Vec<Seed>) {
         &d::SetConsentRequest {
             dossier_id: "not-a-uuid".into(),
             consent: -1,
+            expire_time: Some(prost_types::Timestamp {
+                seconds: -1,
+                nanos: -1,
+            }),
+        },
+    );
+    let choice = "toestemming.dossier.v1.SetChoiceRequest";
+    message(
+        seeds,
+        choice,
+        "company",
+        &d::SetChoiceRequest {
+            target: Some(d::set_choice_request::Target::CompanyName(
+                "Huisartsenpraktijk De Linde".into(),
+            )),
+            consent: d::ConsentStatus::Declined as i32,
+            expire_time: None,
+        },
+    );
+    message(
+        seeds,
+        choice,
+        "every-company-until",
+        &d::SetChoiceRequest {
+            target: Some(d::set_choice_request::Target::EveryCompany(true)),
+            consent: d::ConsentStatus::Granted as i32,
+            expire_time: Some(prost_types::Timestamp {
+                seconds: 253_402_300_800,
+                nanos: 0,
+            }),
+        },
+    );
+    message(
+        seeds,
+        choice,
+        "no-target",
+        &d::SetChoiceRequest {
+            target: None,
+            consent: d::ConsentStatus::Pending as i32,
+            expire_time: None,
+        },
+    );
+    let clear = "toestemming.dossier.v1.ClearChoiceRequest";
+    message(
+        seeds,
+        clear,
+        "company",
+        &d::ClearChoiceRequest {
+            target: Some(d::clear_choice_request::Target::CompanyName(
+                "  zorg\u{7}bv ".into(),
+            )),
+        },
+    );
+    message(
+        seeds,
+        clear,
+        "every-company-false",
+        &d::ClearChoiceRequest {
+            target: Some(d::clear_choice_request::Target::EveryCompany(false)),
+        },
+    );
+    message(
+        seeds,
+        "toestemming.dossier.v1.ListMyChoicesRequest",
+        "history",
+        &d::ListMyChoicesRequest {
+            include_history: true,
+            page_size: 1000,
+            page_token: b64("choices\u{1f}v1\u{1f}1700000000123\u{1f}De Linde\u{1f}3".as_bytes()),
+        },
+    );
+    message(
+        seeds,
+        "toestemming.identity.v1.ListCompaniesRequest",
+        "prefix",
+        &i::ListCompaniesRequest {
+            name_prefix: "Huisarts%_".into(),
+            page_size: -5,
+            page_token: b64("companies\u{1f}v1\u{1f}de linde".as_bytes()),
+        },
+    );
+    message(
+        seeds,
+        "toestemming.identity.v1.GetCompanyRequest",
+        "name",
+        &i::GetCompanyRequest {
+            company_name: "HUISARTSENPRAKTIJK de linde".into(),
         },
     );
 }

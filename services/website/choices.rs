@@ -257,12 +257,10 @@ async fn page(
         .map(|choice| row(visit.lang, choice))
         .collect();
     let current = || rows.iter().filter(|row| row.replaced.is_none());
-    let default = current()
-        .find(|row| row.every_company)
-        .map(ChoiceRow::clone);
+    let default = current().find(|row| row.every_company).cloned();
     let companies = current()
         .filter(|row| !row.every_company)
-        .map(ChoiceRow::clone)
+        .cloned()
         .collect();
     let found = found.map(|answer| answer.map(|page| page.company_names).unwrap_or_default());
     let visit = visit.with_csrf_nonce(&state.sessions);
