@@ -4,7 +4,7 @@
 
 use tonic::Request;
 
-use super::consent::Stance;
+use super::consent::{Millis, Stance};
 use super::error::DossierError;
 use super::grpc::DossierApi;
 use super::model::{ChoiceCursor, ChoiceVersion, DossierCursor, Target};
@@ -14,7 +14,7 @@ use crate::errors::FieldErrors;
 use crate::ids::{DossierId, Pseudoniem};
 use crate::mesh::CallContext;
 use crate::paging::{page, page_size};
-use crate::proto::dossier::v1::{clear_choice_request, set_choice_request, *};
+use crate::proto::dossier::v1::*;
 use crate::storage::now_millis;
 
 impl DossierApi {
@@ -87,17 +87,7 @@ impl DossierApi {
         let pseudoniem = Caller::from_request(&request)?.patient()?;
         let input = request.get_ref();
         let mut errors = FieldErrors::new();
-        let requested = checked_target(
-            &mut errors,
-            match &input.target {
-                Some(set_choice_request::Target::CompanyName(name)) => Some(name.as_str()),
-                _ => None,
-            },
-            match input.target {
-                Some(set_choice_request::Target::EveryCompany(every)) => Some(every),
-                _ => None,
-            },
-        );
+        let requested = checked_target(&mut errors, wire::set_choice_target(input.target.as_ref()));
         let stance = checked_stance(&mut errors, input.consent, input.expire_time.as_ref());
         let (Some(requested), Some(stance)) = (requested, stance) else {
             return Err(errors.into());
@@ -106,11 +96,11 @@ impl DossierApi {
             .target(&CallContext::of(&request), requested)
             .await?
             .ok_or(DossierError::CompanyNotFound)?;
-        let recorded = self.record(&pseudoniem, &target, stance).await?;
+        let (version, recorded) = self.record(&pseudoniem, &target, stance).await?;
         Ok(SetChoiceResponse {
             choice: Some(wire::choice(&ChoiceVersion {
                 target,
-                version: 0,
+                version,
                 stance,
                 recorded,
                 replaced: None,
@@ -128,14 +118,7 @@ impl DossierApi {
         let mut errors = FieldErrors::new();
         let requested = checked_target(
             &mut errors,
-            match &input.target {
-                Some(clear_choice_request::Target::CompanyName(name)) => Some(name.as_str()),
-                _ => None,
-            },
-            match input.target {
-                Some(clear_choice_request::Target::EveryCompany(every)) => Some(every),
-                _ => None,
-            },
+            wire::clear_choice_target(input.target.as_ref()),
         );
         let Some(requested) = requested else {
             return Err(errors.into());
@@ -203,15 +186,17 @@ impl DossierApi {
         })
     }
 
-    /// Records a new version of the patient's choice; when it was made.
+    /// Records a new version of the patient's choice; its version number
+    /// and when it was made.
     async fn record(
         &self,
         pseudoniem: &Pseudoniem,
         target: &Target,
         stance: Stance,
-    ) -> Result<i64, DossierError> {
+    ) -> Result<(i64, Millis), DossierError> {
         let recorded = now_millis();
-        self.store
+        let version = self
+            .store
             .record_choice(pseudoniem, target, stance, recorded)
             .await?;
         let (consent, until) = stance.stored();
@@ -220,9 +205,10 @@ impl DossierApi {
             about = %describe(target),
             consent,
             limited = until.is_some(),
+            version,
             "choice recorded"
         );
-        Ok(recorded)
+        Ok((version, recorded))
     }
 }
 
@@ -260,13 +246,13 @@ fn checked_stance(
     }
 }
 
-/// The target oneof of SetChoice and ClearChoice, checked.
+/// The target oneof of SetChoice and ClearChoice, with its problem
+/// recorded.
 fn checked_target(
     errors: &mut FieldErrors,
-    company_name: Option<&str>,
-    every_company: Option<bool>,
+    checked: Result<Requested, (&'static str, &'static str)>,
 ) -> Option<Requested> {
-    match wire::requested(company_name, every_company) {
+    match checked {
         Ok(requested) => Some(requested),
         Err((field, rule)) => {
             errors.add(field, rule);

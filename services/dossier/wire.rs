@@ -6,7 +6,9 @@ use prost_types::Timestamp;
 use super::consent::{Consent, Decision, Millis, Reason, Stance};
 use super::model::{ChoiceVersion, DossierRecord, Target};
 use crate::ids::CompanyName;
-use crate::proto::dossier::v1::{self as proto, ConsentStatus, DecisionReason};
+use crate::proto::dossier::v1::{
+    self as proto, ConsentStatus, DecisionReason, clear_choice_request, set_choice_request,
+};
 
 /// The latest instant a timestamp may name: the end of year 9999, as
 /// google.protobuf.Timestamp allows.
@@ -76,6 +78,30 @@ pub fn requested(
             "must be true (or set company_name instead)",
         )),
         (None, None) => Err(("target", "set company_name or every_company")),
+    }
+}
+
+/// SetChoice's `target` oneof, checked as [`requested`].
+pub fn set_choice_target(
+    target: Option<&set_choice_request::Target>,
+) -> Result<Requested, (&'static str, &'static str)> {
+    use set_choice_request::Target;
+    match target {
+        Some(Target::CompanyName(name)) => requested(Some(name), None),
+        Some(Target::EveryCompany(every)) => requested(None, Some(*every)),
+        None => requested(None, None),
+    }
+}
+
+/// ClearChoice's `target` oneof, checked as [`requested`].
+pub fn clear_choice_target(
+    target: Option<&clear_choice_request::Target>,
+) -> Result<Requested, (&'static str, &'static str)> {
+    use clear_choice_request::Target;
+    match target {
+        Some(Target::CompanyName(name)) => requested(Some(name), None),
+        Some(Target::EveryCompany(every)) => requested(None, Some(*every)),
+        None => requested(None, None),
     }
 }
 

@@ -226,23 +226,14 @@ pub async fn signout(
 
 /// Identity's field violations, each as its field's rule in words.
 fn field_errors(t: &'static Texts, error: &CallError, password_rule: &'static str) -> FormErrors {
-    let mut errors = FormErrors::default();
-    for field in error.bad_fields() {
-        let (field, message) = match field.as_str() {
-            "bsn" => ("bsn", t.error_bsn),
-            "first_name" => ("first_name", t.error_first_name),
-            "last_name" => ("last_name", t.error_last_name),
-            "password" => ("password", password_rule),
-            _ => continue,
-        };
-        if errors.field(field).is_none() {
-            errors.fields.push((field, message));
-        }
-    }
-    if errors.is_empty() {
-        errors.general = Some(t.error_unexpected);
-    }
-    errors
+    let words = |field: &str| match field {
+        "bsn" => Some(("bsn", t.error_bsn)),
+        "first_name" => Some(("first_name", t.error_first_name)),
+        "last_name" => Some(("last_name", t.error_last_name)),
+        "password" => Some(("password", password_rule)),
+        _ => None,
+    };
+    FormErrors::from_violations(error, words, t.error_unexpected)
 }
 
 /// A failure that is not about what was typed.

@@ -17,8 +17,8 @@ use super::account::{Notice, status_of, trouble};
 use super::i18n::{Lang, Texts};
 use super::local_time::{self, DateProblem};
 use super::pages::{ChoiceRow, ChoicesPage, FormErrors, When, render};
-use super::routes::{Shared, Visit, forbidden, see_other};
-use super::signed_in::{self, NotSignedIn};
+use super::routes::{Shared, Visit, see_other};
+use super::signed_in;
 use crate::auth::Principal;
 use crate::clients::{CallError, ChoiceTarget};
 use crate::proto::dossier::v1::{Choice, ConsentStatus};
@@ -73,9 +73,9 @@ pub async fn show(
     Query(notice): Query<Notice>,
     Query(search): Query<Search>,
 ) -> Response {
-    let principal = match signed_in::patient(&state, &visit) {
+    let principal = match signed_in::require(&state, &visit) {
         Ok(principal) => principal,
-        Err(why) => return signed_in::to_signin(&state, &visit, why),
+        Err(to_signin) => return *to_signin,
     };
     let notice = notice.text(visit.lang.texts());
     page(
@@ -95,12 +95,9 @@ pub async fn choose(
     visit: Visit,
     Form(form): Form<ChoiceForm>,
 ) -> Response {
-    if !state.sessions.csrf_ok(&visit.jar, &form.csrf_token) {
-        return forbidden(&state, &visit);
-    }
-    let principal = match signed_in::patient(&state, &visit) {
+    let principal = match signed_in::require_for_form(&state, &visit, &form.csrf_token) {
         Ok(principal) => principal,
-        Err(why) => return signed_in::to_signin(&state, &visit, why),
+        Err(refused) => return *refused,
     };
     let t = visit.lang.texts();
     let mut sent = Sent {
@@ -150,9 +147,7 @@ pub async fn choose(
         .await
     {
         Ok(_) => see_other("/choices?notice=choice_saved"),
-        Err(error) if signed_in::refused_token(&error) => {
-            signed_in::to_signin(&state, &visit, NotSignedIn::Expired)
-        }
+        Err(error) if signed_in::refused_token(&error) => signed_in::expired(&state, &visit),
         Err(error) => {
             sent.errors = refusal(t, &error);
             sent.status = Some(status_of(&error));
@@ -167,12 +162,9 @@ pub async fn withdraw(
     visit: Visit,
     Form(form): Form<ClearForm>,
 ) -> Response {
-    if !state.sessions.csrf_ok(&visit.jar, &form.csrf_token) {
-        return forbidden(&state, &visit);
-    }
-    let principal = match signed_in::patient(&state, &visit) {
+    let principal = match signed_in::require_for_form(&state, &visit, &form.csrf_token) {
         Ok(principal) => principal,
-        Err(why) => return signed_in::to_signin(&state, &visit, why),
+        Err(refused) => return *refused,
     };
     let target = if form.every_company == "true" {
         ChoiceTarget::EveryCompany
@@ -182,9 +174,7 @@ pub async fn withdraw(
     let context = visit.context(Some(&principal));
     match state.dossiers.clear_choice(&context, target).await {
         Ok(()) => see_other("/choices?notice=choice_withdrawn"),
-        Err(error) if signed_in::refused_token(&error) => {
-            signed_in::to_signin(&state, &visit, NotSignedIn::Expired)
-        }
+        Err(error) if signed_in::refused_token(&error) => signed_in::expired(&state, &visit),
         Err(CallError::Unavailable(_)) => see_other("/choices?notice=unavailable"),
         Err(_) => see_other("/choices?notice=no_such_choice"),
     }
@@ -193,9 +183,9 @@ pub async fn withdraw(
 /// `GET /choices.fhir.json`: every version of the patient's choices as a
 /// FHIR R4 Bundle of Consent resources.
 pub async fn download(State(state): State<Shared>, visit: Visit) -> Response {
-    let principal = match signed_in::patient(&state, &visit) {
+    let principal = match signed_in::require(&state, &visit) {
         Ok(principal) => principal,
-        Err(why) => return signed_in::to_signin(&state, &visit, why),
+        Err(to_signin) => return *to_signin,
     };
     let context = visit.context(Some(&principal));
     match state.dossiers.list_choices(&context, true).await {
@@ -211,9 +201,7 @@ pub async fn download(State(state): State<Shared>, visit: Visit) -> Response {
                 .to_string(),
         )
             .into_response(),
-        Err(error) if signed_in::refused_token(&error) => {
-            signed_in::to_signin(&state, &visit, NotSignedIn::Expired)
-        }
+        Err(error) if signed_in::refused_token(&error) => signed_in::expired(&state, &visit),
         Err(error) => (
             status_of(&error),
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -247,7 +235,7 @@ async fn page(
         )
     });
     if history.as_ref().err().is_some_and(signed_in::refused_token) {
-        return signed_in::to_signin(state, &visit, NotSignedIn::Expired);
+        return signed_in::expired(state, &visit);
     }
     let t = visit.lang.texts();
     let problem = history.as_ref().err().map(|error| trouble(t, error));
@@ -334,22 +322,13 @@ fn refusal(t: &'static Texts, error: &CallError) -> FormErrors {
             fields: vec![("company_name", t.error_company_not_found)],
         },
         Some("INVALID_ARGUMENT") => {
-            let mut errors = FormErrors::default();
-            for field in error.bad_fields() {
-                let (field, message) = match field.as_str() {
-                    "company_name" | "target" => ("company_name", t.error_company_name),
-                    "expire_time" => ("expire_date", t.error_expire_date),
-                    "consent" => ("consent", t.error_consent),
-                    _ => continue,
-                };
-                if errors.field(field).is_none() {
-                    errors.fields.push((field, message));
-                }
-            }
-            if errors.is_empty() {
-                errors.general = Some(t.error_unexpected);
-            }
-            errors
+            let words = |field: &str| match field {
+                "company_name" | "target" => Some(("company_name", t.error_company_name)),
+                "expire_time" => Some(("expire_date", t.error_expire_date)),
+                "consent" => Some(("consent", t.error_consent)),
+                _ => None,
+            };
+            FormErrors::from_violations(error, words, t.error_unexpected)
         }
         _ => FormErrors::general(trouble(t, error)),
     }

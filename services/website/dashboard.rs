@@ -17,8 +17,8 @@ use super::account::{Notice, trouble};
 use super::i18n::{Lang, Texts};
 use super::local_time;
 use super::pages::{DashboardPage, DossierRow, When, render};
-use super::routes::{Shared, Visit, forbidden, see_other};
-use super::signed_in::{self, NotSignedIn};
+use super::routes::{Shared, Visit, see_other};
+use super::signed_in;
 use crate::clients::CallError;
 use crate::proto::dossier::v1::{ConsentStatus, DecisionReason, Dossier};
 
@@ -38,9 +38,9 @@ pub async fn show(
     visit: Visit,
     Query(notice): Query<Notice>,
 ) -> Response {
-    let principal = match signed_in::patient(&state, &visit) {
+    let principal = match signed_in::require(&state, &visit) {
         Ok(principal) => principal,
-        Err(why) => return signed_in::to_signin(&state, &visit, why),
+        Err(to_signin) => return *to_signin,
     };
     let context = visit.context(Some(&principal));
     let (profile, dossiers) = tokio::join!(
@@ -50,7 +50,7 @@ pub async fn show(
     let errors = [profile.as_ref().err(), dossiers.as_ref().err()];
     if errors.into_iter().flatten().any(signed_in::refused_token) {
         // The services no longer accept the token: sign in again.
-        return signed_in::to_signin(&state, &visit, NotSignedIn::Expired);
+        return signed_in::expired(&state, &visit);
     }
     let t = visit.lang.texts();
     let problem = errors
@@ -95,12 +95,9 @@ pub async fn decide(
     visit: Visit,
     Form(form): Form<DecisionForm>,
 ) -> Response {
-    if !state.sessions.csrf_ok(&visit.jar, &form.csrf_token) {
-        return forbidden(&state, &visit);
-    }
-    let principal = match signed_in::patient(&state, &visit) {
+    let principal = match signed_in::require_for_form(&state, &visit, &form.csrf_token) {
         Ok(principal) => principal,
-        Err(why) => return signed_in::to_signin(&state, &visit, why),
+        Err(refused) => return *refused,
     };
     let (consent, expire_time) = match form.decision.as_str() {
         "approve" => match local_time::end_of_day(&form.expire_date, jiff::Timestamp::now()) {
@@ -117,9 +114,7 @@ pub async fn decide(
         .await
     {
         Ok(_) => see_other("/?notice=saved"),
-        Err(error) if signed_in::refused_token(&error) => {
-            signed_in::to_signin(&state, &visit, NotSignedIn::Expired)
-        }
+        Err(error) if signed_in::refused_token(&error) => signed_in::expired(&state, &visit),
         Err(CallError::Unavailable(_)) => see_other("/?notice=unavailable"),
         Err(error) if error.bad_fields().iter().any(|f| f == "expire_time") => {
             see_other("/?notice=bad_date")

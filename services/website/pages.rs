@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
 use super::i18n::{Lang, Texts};
+use crate::clients::CallError;
 
 /// What every page's frame needs.
 pub struct Layout {
@@ -60,6 +61,26 @@ impl FormErrors {
 
     pub fn is_empty(&self) -> bool {
         self.general.is_none() && self.fields.is_empty()
+    }
+
+    /// A service's refusal of bad fields, in words: each field it names
+    /// that `words` knows becomes that form field's message (once); a
+    /// refusal that names none of them is `unexpected`.
+    pub fn from_violations(
+        error: &CallError,
+        words: impl Fn(&str) -> Option<(&'static str, &'static str)>,
+        unexpected: &'static str,
+    ) -> Self {
+        let mut errors = Self::default();
+        for (field, message) in error.bad_fields().iter().filter_map(|f| words(f)) {
+            if errors.field(field).is_none() {
+                errors.fields.push((field, message));
+            }
+        }
+        if errors.is_empty() {
+            errors.general = Some(unexpected);
+        }
+        errors
     }
 }
 

@@ -3,13 +3,13 @@
 
 use axum::response::{IntoResponse as _, Response};
 
-use super::routes::{Shared, Visit, see_other};
+use super::routes::{Shared, Visit, forbidden, see_other};
 use super::session::Session;
 use crate::auth::Principal;
 use crate::clients::CallError;
 
 /// Why a visit is not signed in.
-pub enum NotSignedIn {
+enum NotSignedIn {
     /// No session cookie.
     Missing,
     /// The token expired (or the services no longer accept it).
@@ -21,7 +21,7 @@ pub enum NotSignedIn {
 }
 
 /// The signed-in patient, or why there is none.
-pub fn patient(state: &Shared, visit: &Visit) -> Result<Principal, NotSignedIn> {
+fn patient(state: &Shared, visit: &Visit) -> Result<Principal, NotSignedIn> {
     match state.sessions.read(&visit.jar) {
         Session::SignedIn(principal) => Ok(principal),
         Session::None => Err(NotSignedIn::Missing),
@@ -29,6 +29,32 @@ pub fn patient(state: &Shared, visit: &Visit) -> Result<Principal, NotSignedIn> 
         Session::Invalid => Err(NotSignedIn::Invalid),
         Session::Unavailable => Err(NotSignedIn::Unavailable),
     }
+}
+
+/// The signed-in patient, or the answer for a visit without one: to
+/// sign-in, with a short message. (Boxed: the rare path need not make
+/// every `Ok` as large as a response.)
+pub fn require(state: &Shared, visit: &Visit) -> Result<Principal, Box<Response>> {
+    patient(state, visit).map_err(|why| Box::new(to_signin(state, visit, why)))
+}
+
+/// For a form: its CSRF token first (403, nothing done, when it does not
+/// fit), then the signed-in patient as [`require`].
+pub fn require_for_form(
+    state: &Shared,
+    visit: &Visit,
+    csrf_token: &str,
+) -> Result<Principal, Box<Response>> {
+    if !state.sessions.csrf_ok(&visit.jar, csrf_token) {
+        return Err(Box::new(forbidden(state, visit)));
+    }
+    require(state, visit)
+}
+
+/// To sign-in, for a session the services no longer accept (expired, or
+/// signed out elsewhere): the patient must sign in again.
+pub fn expired(state: &Shared, visit: &Visit) -> Response {
+    to_signin(state, visit, NotSignedIn::Expired)
 }
 
 /// Whether a service refused the session's token: the patient must sign
@@ -39,7 +65,7 @@ pub fn refused_token(error: &CallError) -> bool {
 
 /// To sign-in with a short message, dropping a session cookie that is no
 /// good.
-pub fn to_signin(state: &Shared, visit: &Visit, why: NotSignedIn) -> Response {
+fn to_signin(state: &Shared, visit: &Visit, why: NotSignedIn) -> Response {
     let notice = match why {
         NotSignedIn::Missing => return see_other("/signin?notice=signin"),
         NotSignedIn::Unavailable => return see_other("/signin?notice=unavailable"),

@@ -47,6 +47,16 @@ fn answer(response: &CheckPermissionResponse) -> (ConsentStatus, bool, DecisionR
     )
 }
 
+/// CheckPermission's answer for `patient` (a BSN), asked by `company` (a
+/// token).
+async fn answer_for(
+    mesh: &TestMesh,
+    company: &str,
+    patient: &str,
+) -> (ConsentStatus, bool, DecisionReason) {
+    answer(&check_permission(mesh, company, patient).await.unwrap())
+}
+
 /// A stance in a table row: GRANTED, GRANTED until the table's expiry
 /// moment, or DECLINED.
 #[derive(Debug, Clone, Copy)]
@@ -277,11 +287,8 @@ async fn a_patient_chooses_before_the_company_asks_in_any_case() {
         (created.consent(), created.reason()),
         (GRANTED, DecisionReason::CompanyChoice)
     );
-    let permission = check_permission(&mesh, &company, &patient_bsn)
-        .await
-        .unwrap();
     assert_eq!(
-        answer(&permission),
+        answer_for(&mesh, &company, &patient_bsn).await,
         (GRANTED, true, DecisionReason::CompanyChoice)
     );
 
@@ -316,11 +323,8 @@ async fn a_default_covers_a_company_once_an_operator_verifies_it() {
     assert!(!permission.gave_permission);
 
     mesh.verify_company("NIEUW ZORG").await;
-    let permission = check_permission(&mesh, &company, &patient_bsn)
-        .await
-        .unwrap();
     assert_eq!(
-        answer(&permission),
+        answer_for(&mesh, &company, &patient_bsn).await,
         (GRANTED, true, DecisionReason::DefaultChoice),
         "the very next call after the operator verified it"
     );
@@ -399,22 +403,16 @@ async fn withdrawing_a_choice_lets_the_default_decide_and_keeps_the_history() {
     set_choice(&mesh, &patient, Some("Terugval Zorg"), GRANTED, None)
         .await
         .unwrap();
-    let permission = check_permission(&mesh, &company, &patient_bsn)
-        .await
-        .unwrap();
     assert_eq!(
-        answer(&permission),
+        answer_for(&mesh, &company, &patient_bsn).await,
         (GRANTED, true, DecisionReason::CompanyChoice)
     );
 
     clear_choice(&mesh, &patient, Some("TERUGVAL zorg"))
         .await
         .unwrap();
-    let permission = check_permission(&mesh, &company, &patient_bsn)
-        .await
-        .unwrap();
     assert_eq!(
-        answer(&permission),
+        answer_for(&mesh, &company, &patient_bsn).await,
         (DECLINED, false, DecisionReason::DefaultChoice)
     );
     let status = clear_choice(&mesh, &patient, Some("Terugval Zorg"))
@@ -424,11 +422,8 @@ async fn withdrawing_a_choice_lets_the_default_decide_and_keeps_the_history() {
     assert_reason(&status, "CHOICE_NOT_FOUND");
 
     clear_choice(&mesh, &patient, None).await.unwrap();
-    let permission = check_permission(&mesh, &company, &patient_bsn)
-        .await
-        .unwrap();
     assert_eq!(
-        answer(&permission),
+        answer_for(&mesh, &company, &patient_bsn).await,
         (ConsentStatus::Pending, false, DecisionReason::NoChoice)
     );
     let status = clear_choice(&mesh, &patient, None).await.unwrap_err();

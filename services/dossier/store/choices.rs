@@ -29,7 +29,7 @@ const MAX_ATTEMPTS: usize = 16;
 const APPEND: &str = "INSERT INTO choice_versions \
      (pseudoniem, company_name, version, consent, expire_time, create_time) \
      SELECT $1, $2, COALESCE(MAX(version), 0) + 1, $3, $4, $5 FROM choice_versions \
-     WHERE pseudoniem = $1 AND company_name = $2";
+     WHERE pseudoniem = $1 AND company_name = $2 RETURNING version";
 
 /// A `CLEARED` version after the latest, only when the latest stands.
 const WITHDRAW: &str = "INSERT INTO choice_versions \
@@ -37,7 +37,7 @@ const WITHDRAW: &str = "INSERT INTO choice_versions \
      SELECT pseudoniem, company_name, version + 1, 'CLEARED', CAST(NULL AS BIGINT), $3 \
      FROM choice_versions WHERE pseudoniem = $1 AND company_name = $2 AND consent <> 'CLEARED' \
      AND version = (SELECT MAX(version) FROM choice_versions \
-         WHERE pseudoniem = $1 AND company_name = $2)";
+         WHERE pseudoniem = $1 AND company_name = $2) RETURNING version";
 
 /// The patient's versions after a position, newest first: every version
 /// (`$2` = 1) or only the current choices, never the `CLEARED` markers
@@ -55,25 +55,26 @@ const LIST: &str = "SELECT v.company_name, v.version, v.consent, v.expire_time, 
      ORDER BY v.create_time DESC, v.company_name, v.version DESC LIMIT $6";
 
 impl DossierStore {
-    /// Records the patient's `stance` about `target` as a new version.
+    /// Records the patient's `stance` about `target` as a new version; its
+    /// version number.
     pub async fn record_choice(
         &self,
         pseudoniem: &Pseudoniem,
         target: &Target,
         stance: Stance,
         recorded: Millis,
-    ) -> Result<(), StorageError> {
+    ) -> Result<i64, StorageError> {
         let (consent, expire_time) = stance.stored();
         self.append(|| {
-            sqlx::query(APPEND)
+            sqlx::query_scalar(APPEND)
                 .bind(pseudoniem.as_str())
                 .bind(target.stored())
                 .bind(consent)
                 .bind(expire_time)
                 .bind(recorded)
         })
-        .await?;
-        Ok(())
+        .await?
+        .ok_or_else(StorageError::missing_row)
     }
 
     /// Withdraws the patient's current choice about `target`; `false` when
@@ -84,27 +85,33 @@ impl DossierStore {
         target: &Target,
         recorded: Millis,
     ) -> Result<bool, StorageError> {
-        let written = self
+        let withdrawn = self
             .append(|| {
-                sqlx::query(WITHDRAW)
+                sqlx::query_scalar(WITHDRAW)
                     .bind(pseudoniem.as_str())
                     .bind(target.stored())
                     .bind(recorded)
             })
             .await?;
-        Ok(written > 0)
+        Ok(withdrawn.is_some())
     }
 
     /// Runs an appending insert, again while it loses the race for its
-    /// version number; the rows it wrote.
+    /// version number; the version it wrote, if it wrote one.
     async fn append<'q>(
         &self,
-        insert: impl Fn() -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    ) -> Result<u64, StorageError> {
+        insert: impl Fn() -> sqlx::query::QueryScalar<'q, sqlx::Any, i64, sqlx::any::AnyArguments<'q>>,
+    ) -> Result<Option<i64>, StorageError> {
         let mut attempt = 1;
         loop {
-            match timed("dossier", "append_choice", insert().execute(&self.pool)).await {
-                Ok(done) => return Ok(done.rows_affected()),
+            match timed(
+                "dossier",
+                "append_choice",
+                insert().fetch_optional(&self.pool),
+            )
+            .await
+            {
+                Ok(version) => return Ok(version),
                 Err(error)
                     if attempt < MAX_ATTEMPTS
                         && error
