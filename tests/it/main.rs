@@ -11,6 +11,7 @@ mod at_rest;
 mod browser_e2e;
 mod choice_storage;
 mod choices;
+mod companies_cli;
 mod concurrency;
 mod deadlines_and_dependencies;
 mod dossier_pagination;
