@@ -33,6 +33,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     for proto in PROTOS {
         println!("cargo:rerun-if-changed=proto/{proto}");
     }
+    // `sqlx::migrate!` embeds these at compile time but cannot ask cargo to
+    // watch them on stable Rust; a new or edited migration must rebuild.
+    println!("cargo:rerun-if-changed=services/identity/migrations");
+    println!("cargo:rerun-if-changed=services/pseudoniem/migrations");
+    println!("cargo:rerun-if-changed=services/dossier/migrations");
 
     let mut compiler = protox::Compiler::new(["proto"])?;
     compiler.include_imports(true).include_source_info(true);

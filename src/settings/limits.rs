@@ -26,12 +26,18 @@ pub struct ServerLimits {
     pub keepalive_interval: Duration,
     pub keepalive_timeout: Duration,
     /// Streams a client may reset before they are answered (the "rapid
-    /// reset" guard); past it the connection is closed. As many as the
-    /// streams a connection may have open: a client of the mesh (Dossier
-    /// multiplexes all its calls to Pseudoniem on one connection) may
-    /// rightly cancel every call it has in flight at once, when its own
-    /// callers go away, and must not lose the connection for it. The
-    /// attack still buys no more than one connection's worth of streams.
+    /// reset" guard); past it the connection is closed. As many as a
+    /// server of the mesh has requests in flight: a client of the mesh
+    /// (Dossier multiplexes all its calls to Pseudoniem on one connection)
+    /// may rightly cancel every call it has in flight at once when its own
+    /// callers go away, and it has at most `max_in_flight` of them. One
+    /// connection's worth of streams (128) was too few: a reset frees its
+    /// stream's slot at once, the client sends the next queued call, that
+    /// one is reset too, and a busy server that has not yet accepted the
+    /// first ones counts them all (the benchmark's cut-off of 800
+    /// concurrent CheckPermission calls closed Dossier's connection). The
+    /// attack still buys a bounded number of streams per connection, each
+    /// reset before any handler runs.
     pub max_pending_reset_streams: usize,
     /// Largest header block (metadata) accepted.
     pub max_header_list_bytes: u32,
@@ -51,7 +57,7 @@ impl Default for ServerLimits {
             request_budget: Duration::from_secs(30),
             keepalive_interval: Duration::from_secs(30),
             keepalive_timeout: Duration::from_secs(10),
-            max_pending_reset_streams: 128,
+            max_pending_reset_streams: 1024,
             max_header_list_bytes: 16 * 1024,
             drain_grace: Duration::from_secs(5),
         }
