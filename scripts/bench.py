@@ -6,7 +6,7 @@ Method
 The script starts the real release binary, `toestemming all` (Identity,
 Pseudoniem, Dossier and the website in one process, in a temporary
 DATA_DIR, RUST_LOG=warn, METRICS_ADDR=127.0.0.1:9090, a random
-JWT_SECRET_KEY and INTERNAL_CLIENT_SECRET), and beside it
+JWT_SECRET_KEY, INTERNAL_CLIENT_SECRET and PSEUDONIEM_BSN_KEY), and beside it
 `examples/bare_hop` (a tonic server A on 127.0.0.1:50061 whose Health/Check
 asks server B on 127.0.0.1:50062 over one shared channel: one
 service-to-service hop with nothing else). It gets a company token and an
@@ -314,6 +314,7 @@ class Bench:
         self.hop_log.write_text("")
         self.jwt_key = secrets.token_hex(32)  # 64 characters; at least 32 bytes are required
         self.internal_secret = secrets.token_hex(24)
+        self.bsn_key = secrets.token_urlsafe(48)
         self.mesh: Process | None = None
         self.hop: Process | None = None
         self.bsn = valid_bsn()
@@ -380,6 +381,7 @@ class Bench:
                     "DEPENDENCY_TIMEOUT_MS",
                     "LOG_FORMAT",
                     "INTERNAL_CLIENT_SECRET",
+                    "PSEUDONIEM_BSN_KEY",
                 )
             )
         }
@@ -388,6 +390,7 @@ class Bench:
             METRICS_ADDR=METRICS,
             JWT_SECRET_KEY=self.jwt_key,
             INTERNAL_CLIENT_SECRET=self.internal_secret,
+            PSEUDONIEM_BSN_KEY=self.bsn_key,
             DATA_DIR=str(self.data_dir),
         )
         return env

@@ -47,7 +47,7 @@ section "the deployment files: hadolint on the Dockerfile, docker-compose config
 docker-compose --env-file .env.example config --quiet
 # Without its secrets, compose must refuse to start.
 empty_env="$(mktemp)"
-if env -u JWT_SECRET_KEY -u INTERNAL_CLIENT_SECRET -u POSTGRES_PASSWORD -u IDENTITY_DB_PASSWORD \
+if env -u JWT_SECRET_KEY -u INTERNAL_CLIENT_SECRET -u PSEUDONIEM_BSN_KEY -u POSTGRES_PASSWORD -u IDENTITY_DB_PASSWORD \
     -u PSEUDONIEM_DB_PASSWORD -u DOSSIER_DB_PASSWORD \
     docker-compose --env-file "$empty_env" config --quiet 2>/dev/null; then
     echo "docker-compose accepted the file without its secrets" >&2
@@ -150,7 +150,7 @@ start() {
         shift
     done
     shift
-    env -u JWT_SECRET_KEY -u JwtSettings__SecretSigningKey -u INTERNAL_CLIENT_SECRET \
+    env -u JWT_SECRET_KEY -u JwtSettings__SecretSigningKey -u INTERNAL_CLIENT_SECRET -u PSEUDONIEM_BSN_KEY \
         -u DATABASE_URL -u DATA_DIR -u LISTEN_ADDR -u WEBSITE_LISTEN_ADDR \
         -u IDENTITY_URL -u PSEUDONIEM_URL -u DOSSIER_URL \
         "${vars[@]+"${vars[@]}"}" "$BIN" "$@" >"$tmp/$name.log" 2>&1 &
@@ -309,14 +309,17 @@ mesh_in_one_process() {
 }
 
 mesh_in_four_processes() {
-    local jwt_key internal_secret service
+    local jwt_key internal_secret bsn_key service
     jwt_key="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+    bsn_key="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+    printf '%s\n' "$bsn_key" >"$tmp/mode-secrets.txt"
     internal_secret="$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
     for service in pseudoniem identity dossier; do
         mkdir -p "$tmp/$service"
     done
     identity_database "DATABASE_URL=sqlite://$tmp/identity/identity.db?mode=rwc"
     start pseudoniem "JWT_SECRET_KEY=$jwt_key" "INTERNAL_CLIENT_SECRET=$internal_secret" \
+        "PSEUDONIEM_BSN_KEY=$bsn_key" \
         "DATA_DIR=$tmp/pseudoniem" "DATABASE_URL=sqlite://$tmp/pseudoniem/pseudoniem.db?mode=rwc" \
         "LISTEN_ADDR=$PSEUDONIEM_ADDR" -- pseudoniem
     start identity "JWT_SECRET_KEY=$jwt_key" "INTERNAL_CLIENT_SECRET=$internal_secret" \
@@ -339,10 +342,13 @@ mesh_in_four_processes() {
 mesh_in_four_processes_eddsa() {
     local internal_secret service keys="$tmp/keys"
     internal_secret="$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+    # The BSN key as a file, as Docker and Kubernetes secrets give it.
+    python3 -c 'import secrets; print(secrets.token_urlsafe(48))' >"$tmp/pseudoniem-bsn.key"
+    cat "$tmp/pseudoniem-bsn.key" >>"$tmp/mode-secrets.txt"
     "$BIN" keys generate "$keys" >/dev/null
     "$BIN" keys jwks "$keys" >"$tmp/jwks.json"
     # The private keys' base64 lines must never reach a log.
-    grep -hv -- '-----' "$keys/current.pem" "$keys/next.pem" >"$tmp/mode-secrets.txt"
+    grep -hv -- '-----' "$keys/current.pem" "$keys/next.pem" >>"$tmp/mode-secrets.txt"
     # Only Identity may hold a private key: another service refuses it.
     if env -u JWT_SECRET_KEY JWT_ALGORITHM=EdDSA "JWT_PRIVATE_KEY_FILE=$keys/current.pem" \
         "INTERNAL_CLIENT_SECRET=$internal_secret" LISTEN_ADDR=127.0.0.1:0 \
@@ -358,6 +364,7 @@ mesh_in_four_processes_eddsa() {
     done
     identity_database "DATABASE_URL=sqlite://$tmp/identity/identity.db?mode=rwc"
     start pseudoniem JWT_ALGORITHM=EdDSA "JWT_JWKS_FILE=$tmp/jwks.json" \
+        "PSEUDONIEM_BSN_KEY_FILE=$tmp/pseudoniem-bsn.key" \
         "DATA_DIR=$tmp/pseudoniem" "DATABASE_URL=sqlite://$tmp/pseudoniem/pseudoniem.db?mode=rwc" \
         "LISTEN_ADDR=$PSEUDONIEM_ADDR" -- pseudoniem
     start identity JWT_ALGORITHM=EdDSA "JWT_PRIVATE_KEY_FILE=$keys/current.pem" \

@@ -30,7 +30,7 @@ pub enum Command {
     All,
     /// The Identity service (needs JWT_SECRET_KEY and INTERNAL_CLIENT_SECRET).
     Identity,
-    /// The Pseudoniem service (needs JWT_SECRET_KEY).
+    /// The Pseudoniem service (needs JWT_SECRET_KEY and PSEUDONIEM_BSN_KEY).
     Pseudoniem,
     /// The Dossier service (needs JWT_SECRET_KEY and INTERNAL_CLIENT_SECRET).
     Dossier,
@@ -206,6 +206,17 @@ async fn run_all(
             public.signing = Some(SigningKeySource::Loaded(std::sync::Arc::new(ring)));
         }
         Some(_) => {}
+    }
+    if settings.pseudoniem_bsn_key.is_none() {
+        let (key, path, created) = crate::pseudoniem::development_key(&settings.data_dir)?;
+        tracing::warn!(
+            key_file = %path.display(),
+            made_now = created,
+            "PSEUDONIEM_BSN_KEY is not set: Pseudoniem stores BSNs under the development key in \
+             this file, kept beside the data. Set PSEUDONIEM_BSN_KEY (kept elsewhere) for \
+             anything else."
+        );
+        settings.pseudoniem_bsn_key = Some(key);
     }
     if settings.internal_secret.is_none() {
         tracing::warn!(

@@ -1,4 +1,7 @@
-//! The BSN → pseudoniem table: the only place in the mesh a BSN is stored.
+//! The BSN → pseudoniem table: the only place in the mesh a BSN is known,
+//! and it stores none. Each entry is keyed by the BSN's HMAC under
+//! `PSEUDONIEM_BSN_KEY` ([`BsnKey`]): the service hashes the BSN it is
+//! given and looks the hash up.
 //!
 //! A BSN's pseudoniem never changes once made (nothing updates or deletes
 //! the table), so repeat look-ups are answered from a bounded cache in this
@@ -10,6 +13,7 @@ use std::sync::Arc;
 
 use sqlx::AnyPool;
 
+use super::bsn_key::BsnKey;
 use crate::bsn::Bsn;
 use crate::ids::Pseudoniem;
 use crate::storage::{Inserted, StorageError, now_millis, timed};
@@ -20,13 +24,15 @@ const CACHED_PSEUDONIEMEN: usize = 65_536;
 #[derive(Clone)]
 pub struct PseudoniemStore {
     pool: AnyPool,
+    key: BsnKey,
     known: Arc<quick_cache::sync::Cache<Bsn, Pseudoniem>>,
 }
 
 impl PseudoniemStore {
-    pub fn new(pool: AnyPool) -> Self {
+    pub fn new(pool: AnyPool, key: BsnKey) -> Self {
         Self {
             pool,
+            key,
             known: Arc::new(quick_cache::sync::Cache::new(CACHED_PSEUDONIEMEN)),
         }
     }
@@ -47,10 +53,10 @@ impl PseudoniemStore {
             "pseudoniem",
             "get_or_create",
             sqlx::query(
-                "INSERT INTO pseudoniemen (bsn, pseudoniem, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (bsn) DO NOTHING",
+                "INSERT INTO bsn_pseudoniemen (bsn_hmac, pseudoniem, created_at) \
+                 VALUES ($1, $2, $3) ON CONFLICT (bsn_hmac) DO NOTHING",
             )
-            .bind(bsn.expose())
+            .bind(self.key.index(bsn))
             .bind(candidate.as_str())
             .bind(now_millis())
             .execute(&self.pool),
@@ -77,8 +83,8 @@ impl PseudoniemStore {
         let stored: Option<String> = timed(
             "pseudoniem",
             "lookup",
-            sqlx::query_scalar("SELECT pseudoniem FROM pseudoniemen WHERE bsn = $1")
-                .bind(bsn.expose())
+            sqlx::query_scalar("SELECT pseudoniem FROM bsn_pseudoniemen WHERE bsn_hmac = $1")
+                .bind(self.key.index(bsn))
                 .fetch_optional(&self.pool),
         )
         .await?;

@@ -50,6 +50,7 @@ pub mod vars {
     pub const JWT_JWKS_FILE: &str = "JWT_JWKS_FILE";
     pub const JWT_JWKS_REFRESH_SECONDS: &str = "JWT_JWKS_REFRESH_SECONDS";
     pub const WEBSITE_CSRF_KEY: &str = "WEBSITE_CSRF_KEY";
+    pub const PSEUDONIEM_BSN_KEY: &str = "PSEUDONIEM_BSN_KEY";
     pub const METRICS_ADDR: &str = "METRICS_ADDR";
     pub const INTERNAL_CLIENT_SECRET: &str = "INTERNAL_CLIENT_SECRET";
     pub const DATABASE_URL: &str = "DATABASE_URL";
@@ -120,6 +121,11 @@ pub struct Settings {
     pub metrics_addr: Option<SocketAddr>,
     /// `WEBSITE_CSRF_KEY`: the root of the website's CSRF key.
     pub website_csrf_key: Option<SigningSecret>,
+    /// `PSEUDONIEM_BSN_KEY`: the key of the keyed hash under which
+    /// Pseudoniem stores BSNs. `None` when unset: `all` then uses a
+    /// development key kept in `DATA_DIR`, a lone Pseudoniem refuses to
+    /// start.
+    pub pseudoniem_bsn_key: Option<SigningSecret>,
     /// `WEBSITE_TRUST_PROXY`: the website sits behind a reverse proxy whose
     /// `X-Forwarded-For` and `X-Forwarded-Proto` it may believe.
     pub website_trust_proxy: bool,
@@ -145,6 +151,7 @@ impl Default for Settings {
             website_listen_addr: None,
             website_trust_proxy: false,
             website_csrf_key: None,
+            pseudoniem_bsn_key: None,
             metrics_addr: None,
             dependency_timeout: Duration::from_secs(3),
             login_throttle: ThrottlePolicy::default(),
@@ -223,14 +230,8 @@ impl Settings {
             listen_addr: env.address(vars::LISTEN_ADDR),
             website_listen_addr: env.address(vars::WEBSITE_LISTEN_ADDR),
             website_trust_proxy: env.flag(vars::WEBSITE_TRUST_PROXY),
-            website_csrf_key: env.secret(vars::WEBSITE_CSRF_KEY).and_then(|key| {
-                env.check(SigningSecret::new(key).map_err(|_| {
-                    ConfigError::new(format!(
-                        "{} must be at least 32 bytes",
-                        vars::WEBSITE_CSRF_KEY
-                    ))
-                }))
-            }),
+            website_csrf_key: env.key(vars::WEBSITE_CSRF_KEY),
+            pseudoniem_bsn_key: env.key(vars::PSEUDONIEM_BSN_KEY),
             metrics_addr: env.address(vars::METRICS_ADDR),
             dependency_timeout: env
                 .number(vars::DEPENDENCY_TIMEOUT_MS, "milliseconds")
@@ -269,6 +270,20 @@ impl Settings {
             (_, ServiceKind::Identity) => Ok(jwt),
             _ => Ok(jwt.verify_only()),
         }
+    }
+
+    /// Pseudoniem's key for the keyed hash of BSNs, or the message a lone
+    /// Pseudoniem exits with.
+    pub fn require_bsn_key(&self) -> Result<SigningSecret, ConfigError> {
+        self.pseudoniem_bsn_key.clone().ok_or_else(|| {
+            ConfigError::new(
+                "PSEUDONIEM_BSN_KEY is not set. Pseudoniem stores each BSN only as an \
+                 HMAC-SHA256 under this key: set it (or PSEUDONIEM_BSN_KEY_FILE) to a random \
+                 value of 32 bytes or more, kept outside the database and backed up (without \
+                 it no stored BSN is found again), or run `toestemming all` for a development \
+                 mesh with a key in DATA_DIR.",
+            )
+        })
     }
 
     /// The service credential, or the message a lone `service` exits with.
@@ -341,6 +356,15 @@ impl Reader<'_> {
 
     /// A secret from `name`, or from the file named by `name_FILE`; both set
     /// is a mistake worth stopping for (which one was meant?).
+    /// A secret key of at least 32 bytes, from `name` or `name_FILE`.
+    fn key(&mut self, name: &str) -> Option<SigningSecret> {
+        let key = self.secret(name)?;
+        self.check(
+            SigningSecret::new(key)
+                .map_err(|_| ConfigError::new(format!("{name} must be at least 32 bytes"))),
+        )
+    }
+
     fn secret(&mut self, name: &str) -> Option<String> {
         let file_var = format!("{name}{}", vars::FILE_SUFFIX);
         match (self.plain(name), self.plain(&file_var)) {
@@ -587,6 +611,26 @@ mod tests {
             !text.contains("too-short"),
             "the message must not echo the key"
         );
+    }
+
+    #[test]
+    fn pseudoniem_needs_a_bsn_key_of_32_bytes_and_says_so() {
+        let unset = settings(&[]).unwrap();
+        let text = unset.require_bsn_key().unwrap_err().to_string();
+        assert!(text.contains("PSEUDONIEM_BSN_KEY"), "{text}");
+        let text = settings(&[("PSEUDONIEM_BSN_KEY", "short-bsn-key")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("PSEUDONIEM_BSN_KEY") && text.contains("32"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("short-bsn-key"),
+            "the message must not echo the key"
+        );
+        let set = settings(&[("PSEUDONIEM_BSN_KEY", KEY)]).unwrap();
+        assert_eq!(set.require_bsn_key().unwrap().expose(), KEY.as_bytes());
     }
 
     #[test]

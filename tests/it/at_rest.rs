@@ -1,7 +1,10 @@
-//! What is stored at rest: after a whole flow, the BSN only in Pseudoniem's
-//! database (not in Identity's or Dossier's), and no password, client
-//! secret or token in Identity's. On SQLite the files are searched byte by
-//! byte; on PostgreSQL every row of every table.
+//! What is stored at rest: after a whole flow, no BSN in any database (not
+//! even Pseudoniem's, which keys its table by the BSN's HMAC), and no
+//! password, client secret or token in Identity's. On SQLite the files are
+//! searched byte by byte, with their write-ahead logs; on PostgreSQL every
+//! row of every table. And a Pseudoniem database of the release that
+//! stored BSNs in clear is moved under the key at start-up, every BSN
+//! keeping its pseudoniem, with no trace of a BSN left in the file.
 
 use crate::support::*;
 use toestemming::proto::dossier::v1::*;
@@ -61,8 +64,15 @@ async fn no_bsn_password_or_secret_is_stored_outside_where_it_belongs() {
     assert!(holds(&identity, &company.id), "identity.db has the company");
     assert!(holds(&dossiers, &pseudoniem), "dossier.db has the dossier");
     assert!(holds(&dossiers, &dossier.id));
-    assert!(holds(&pseudoniemen, patient_bsn), "the one BSN table");
+    assert!(
+        holds(&pseudoniemen, &pseudoniem),
+        "pseudoniem.db has the patient"
+    );
 
+    assert!(
+        !holds(&pseudoniemen, patient_bsn),
+        "pseudoniem.db holds the BSN"
+    );
     assert!(!holds(&identity, patient_bsn), "identity.db holds the BSN");
     assert!(!holds(&dossiers, patient_bsn), "dossier.db holds the BSN");
     assert!(
@@ -75,5 +85,94 @@ async fn no_bsn_password_or_secret_is_stored_outside_where_it_belongs() {
     );
     assert!(!holds(&identity, &company.token) && !holds(&identity, &patient));
 
+    mesh.stop().await;
+}
+
+#[tokio::test]
+async fn clear_bsns_of_the_release_before_move_under_the_key_and_leave_no_trace() {
+    use sqlx::AnyPool;
+    use toestemming::auth::Role;
+    use toestemming::proto::pseudoniem::v1::LookupPseudoniemRequest;
+    use toestemming::proto::pseudoniem::v1::pseudoniem_service_client::PseudoniemServiceClient;
+    use tokio_util::sync::CancellationToken;
+
+    let mesh = TestMesh::start().await;
+    // The release before's Pseudoniem database: BSNs in clear.
+    let url = crate::support::databases::fresh_database(
+        mesh.dir.path(),
+        ServiceKind::Pseudoniem,
+        "old-pseudoniem",
+    )
+    .await;
+    sqlx::any::install_default_drivers();
+    let old = AnyPool::connect(url.expose()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("services/pseudoniem/migrations/0001_pseudoniemen.sql"),
+        dir.path().join("0001_pseudoniemen.sql"),
+    )
+    .unwrap();
+    sqlx::migrate::Migrator::new(dir.path())
+        .await
+        .unwrap()
+        .run(&old)
+        .await
+        .unwrap();
+    let known: Vec<(String, String)> = (1..=50)
+        .map(|n| (bsn(n), uuid::Uuid::new_v4().hyphenated().to_string()))
+        .collect();
+    for (bsn, pseudoniem) in &known {
+        sqlx::query("INSERT INTO pseudoniemen (bsn, pseudoniem, created_at) VALUES ($1, $2, $3)")
+            .bind(bsn.as_str())
+            .bind(pseudoniem.as_str())
+            .bind(1_767_225_600_000_i64)
+            .execute(&old)
+            .await
+            .unwrap();
+    }
+    old.close().await;
+    let before = crate::support::databases::contents(&url).await;
+    assert!(
+        holds(&before, &known[0].0),
+        "the control: the old file holds a BSN"
+    );
+
+    // This release's Pseudoniem starts on it, with its key.
+    let stop = CancellationToken::new();
+    let upgraded = mesh
+        .start_extra(ServiceKind::Pseudoniem, stop.clone(), {
+            let url = url.clone();
+            move |settings| {
+                settings
+                    .service_database_urls
+                    .insert(ServiceKind::Pseudoniem, url);
+            }
+        })
+        .await;
+    let internal = mesh.token(Role::Internal, "internal");
+    let mut client = PseudoniemServiceClient::new(channel(upgraded.addr).await);
+    for (bsn, pseudoniem) in &known {
+        let found = client
+            .lookup_pseudoniem(authed(
+                LookupPseudoniemRequest { bsn: bsn.clone() },
+                &internal,
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .pseudoniem;
+        assert_eq!(&found, pseudoniem, "every BSN keeps its pseudoniem");
+    }
+    let after = crate::support::databases::contents(&url).await;
+    assert!(
+        holds(&after, &known[0].1),
+        "the control: the file holds the pseudoniemen"
+    );
+    for (bsn, _) in &known {
+        assert!(!holds(&after, bsn), "a BSN is left in the database");
+    }
+    stop.cancel();
+    upgraded.wait().await.unwrap();
     mesh.stop().await;
 }

@@ -120,6 +120,7 @@ impl Deployment {
             .env("RUST_LOG", "info")
             .env("JWT_SECRET_KEY", SECRET_TEXT)
             .env("INTERNAL_CLIENT_SECRET", INTERNAL_SECRET)
+            .env("PSEUDONIEM_BSN_KEY", BSN_KEY)
             .env("LISTEN_ADDR", addr.to_string())
             .env("DATABASE_URL", &self.databases[service])
             .env("IDENTITY_URL", format!("http://{}", self.identity))

@@ -53,13 +53,13 @@ async fn refusal(url: &str) -> Option<String> {
 #[tokio::test]
 async fn each_service_role_reaches_only_its_own_database() {
     let cluster = Cluster::start().await;
-    // Pseudoniem's service creates its table and stores a BSN in it.
+    // Pseudoniem's service creates its table and stores a BSN's HMAC in it.
     let mesh = mesh_on(&cluster).await;
     mesh.patient_token(&bsn(1)).await;
     let mut owner = PgConnection::connect(&cluster.url("pseudoniem", "pseudoniem"))
         .await
         .expect("a role reaches its own database");
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM pseudoniemen")
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM bsn_pseudoniemen")
         .fetch_one(&mut owner)
         .await
         .unwrap();

@@ -41,6 +41,8 @@ use toestemming::settings::{JwtSettings, ServiceCredential, ServiceKind, Setting
 /// The mesh key used by every test mesh.
 pub const SECRET: &[u8] = b"an-hs256-test-key-that-is-long-enough-0123456789";
 pub const INTERNAL_SECRET: &str = "test-internal-client-secret";
+/// The key under which the test meshes' Pseudoniem stores BSNs.
+pub const BSN_KEY: &str = "a-test-key-for-the-keyed-hash-of-bsns-0123456789";
 pub const ISSUER: &str = "Online-Toestemming-Workshop-IdentityApi";
 pub const AUDIENCE: &str = "Online-Toestemming-Workshop";
 
@@ -63,6 +65,7 @@ pub fn test_settings(data_dir: &std::path::Path) -> Settings {
     Settings {
         jwt: Some(jwt_settings()),
         internal_secret: Some(ServiceCredential::new(INTERNAL_SECRET).unwrap()),
+        pseudoniem_bsn_key: Some(SigningSecret::new(BSN_KEY.as_bytes().to_vec()).unwrap()),
         data_dir: data_dir.to_path_buf(),
         ..Settings::default()
     }
