@@ -15,7 +15,9 @@ would), and starts each service exactly as compose would configure it:
 
 Then it runs the contract walkthrough (scripts/walkthrough.sh) against the
 published ports, stores an account, a company, a dossier and a consent,
-restarts every service, and checks that all of it survived. It also checks
+restarts every service, and checks that all of it survived and that the
+access log's hash chain holds (`toestemming audit verify`, as in the
+dossier container). It also checks
 `toestemming healthcheck` fails for a stopped service, and that no log holds
 a secret, password, BSN or token of the run.
 
@@ -289,6 +291,13 @@ def main() -> int:
         if ok:
             sensitive.append(again["clientSecret"])
         sensitive += [company_token] + ([login["accessToken"]] if "accessToken" in login else [])
+
+        # The access log's chain, as an operator checks it in the dossier
+        # container: `docker compose exec dossier toestemming audit verify`.
+        audit = subprocess.run([str(deployment.exec_script("dossier")), "audit", "verify"],
+                               capture_output=True, text=True)
+        check(audit.returncode == 0 and "entries checked" in audit.stdout,
+              f"after the restart the access log's chain holds ({audit.stdout.strip() or audit.stderr.strip()})")
 
         deployment.stop("dossier")
         stopped = subprocess.run(deployment.healthcheck_command("dossier"), capture_output=True)

@@ -521,6 +521,24 @@ def walkthrough(gen):
               f"found {list(response.company_names)}, expected the second company")
         ok()
 
+        step("ListMyAccessLog shows every step about the patient, newest first")
+        log = call(dossier.ListMyAccessLog, dossier_pb2.ListMyAccessLogRequest(page_size=100),
+                   patient_token)
+        action_name = dossier_pb2.AccessAction.Name
+        actions = [action_name(e.action).removeprefix("ACCESS_ACTION_") + ("(refused)" if e.refused else "")
+                   for e in reversed(log.entries)]
+        expected = ["CREATE_DOSSIER", "CREATE_DOSSIER", "CHECK_PERMISSION", "SET_CHOICE", "CHECK_PERMISSION",
+                    "DELETE_DOSSIER", "CHECK_PERMISSION(refused)", "CREATE_DOSSIER", "CHECK_PERMISSION",
+                    "SET_CHOICE", "DELETE_DOSSIER", "CREATE_DOSSIER", "SET_CHOICE", "CREATE_DOSSIER",
+                    "CHECK_PERMISSION"]
+        check(actions == expected, f"the log, oldest first, is {actions}; expected {expected}")
+        newest = log.entries[0]
+        check(newest.company_name == second_name and newest.gave_permission
+              and newest.reason == dossier_pb2.DECISION_REASON_DEFAULT_CHOICE,
+              "the newest entry is not the second company's CheckPermission, granted by the default")
+        check(all(e.request_id for e in log.entries), "an entry has no request id")
+        ok()
+
         step("the website's FHIR download of my choices is a valid R4 Bundle of Consent")
         document = download_choices(bsn, password)
         entries = document.get("entry", [])

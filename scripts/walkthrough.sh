@@ -8,7 +8,9 @@
 #   COMPANY_CHOICE: the patient's choice outlived the dossier) -> SetConsent
 #   DECLINED -> DeleteDossier -> CreateDossier again (DECLINED) -> SetChoice
 #   every_company GRANTED -> a second, verified company's CreateDossier
-#   (GRANTED, reason DEFAULT_CHOICE) -> ListMyChoices (both choices)
+#   (GRANTED, reason DEFAULT_CHOICE) -> ListMyChoices (both choices) ->
+#   ListMyAccessLog (every step about the patient, a refused attempt
+#   included)
 #
 # plus: every address lists its service through reflection, CreateDossier
 # without a token is UNAUTHENTICATED, and a company token on Pseudoniem's
@@ -397,6 +399,23 @@ expect_ok "$IDENTITY_ADDR" "$IDENTITY/ListCompanies" \
     "{\"namePrefix\": \"walkthrough apotheek $suffix\"}" "$patient_token"
 expect_field len:companyNames 1
 expect_field companyNames.0 "$second_name"
+ok
+
+step="ListMyAccessLog shows every step about the patient, newest first"
+expect_ok "$DOSSIER_ADDR" "$DOSSIER/ListMyAccessLog" "{\"pageSize\": 100}" "$patient_token"
+actions="$(python3 -c '
+import json, sys
+entries = json.load(open(sys.argv[1]))["entries"]
+print(" ".join(e["action"].removeprefix("ACCESS_ACTION_") + ("(refused)" if e.get("refused") else "") for e in reversed(entries)))
+' "$out")"
+expected="CREATE_DOSSIER CREATE_DOSSIER CHECK_PERMISSION SET_CHOICE CHECK_PERMISSION DELETE_DOSSIER"
+expected+=" CHECK_PERMISSION(refused) CREATE_DOSSIER CHECK_PERMISSION SET_CHOICE DELETE_DOSSIER"
+expected+=" CREATE_DOSSIER CHECK_PERMISSION SET_CHOICE CREATE_DOSSIER CHECK_PERMISSION CHECK_PERMISSION"
+[[ "$actions" == "$expected" ]] || fail "the log, oldest first, is '$actions'; expected '$expected'"
+expect_field entries.0.companyName "$company_name"
+expect_field entries.0.actor ACTOR_HEALTHCARE_COMPANY
+expect_bool entries.1.gavePermission true
+expect_field entries.1.reason DECISION_REASON_DEFAULT_CHOICE
 ok
 
 echo "walkthrough: all steps passed"

@@ -58,12 +58,29 @@ pub enum Command {
         #[command(subcommand)]
         action: CompaniesAction,
     },
+    /// Dossier's access log, on its database.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
     /// Identity's Ed25519 keys for JWT_ALGORITHM=EdDSA, in a directory:
     /// current.pem (signs), next.pem (published, signs after the next
     /// rotation), previous.pub.pem (the key before, public half only).
     Keys {
         #[command(subcommand)]
         action: KeysAction,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum AuditAction {
+    /// Walks the access log's hash chain: exits 0 saying how many entries
+    /// it checked, or 1 naming the first entry that breaks the chain (an
+    /// entry edited, removed or inserted). Reads only.
+    Verify {
+        /// The Dossier database; default the one the Dossier service reads
+        /// (DATABASE_URL, DOSSIER_DATABASE_URL or DATA_DIR).
+        database_url: Option<String>,
     },
 }
 
@@ -129,6 +146,9 @@ pub async fn run(cli: Cli) -> crate::Result<()> {
             action: TokenAction::Inspect { token },
         } => return inspect_token(&settings, token),
         Command::Keys { action } => return keys(&settings, action),
+        Command::Audit {
+            action: AuditAction::Verify { database_url },
+        } => return crate::dossier::operator::audit_verify(&settings, database_url).await,
         Command::Companies { action } => {
             use crate::identity::operator::{CompanyCommand, companies};
             let command = match action {

@@ -67,6 +67,9 @@ request_messages! {
     dossier::SetChoiceRequest => set_choice,
     dossier::ClearChoiceRequest => clear_choice,
     dossier::ListMyChoicesRequest => list_my_choices,
+    // The period's timestamps are checked in services/dossier's private
+    // `wire`; a company name is the shared CompanyName.
+    dossier::ListMyAccessLogRequest => list_my_access_log,
 }
 
 /// Decodes `data` as `M` the way tonic's prost codec does; a message that
@@ -311,6 +314,13 @@ fn clear_choice(request: &dossier::v1::ClearChoiceRequest) {
 
 fn list_my_choices(request: &dossier::v1::ListMyChoicesRequest) {
     page_size_field(request.page_size);
+}
+
+fn list_my_access_log(request: &dossier::v1::ListMyAccessLogRequest) {
+    page_size_field(request.page_size);
+    if !request.company_name.is_empty() {
+        company_name_field(&request.company_name);
+    }
 }
 
 #[cfg(test)]

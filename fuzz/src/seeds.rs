@@ -891,6 +891,24 @@ fn request_messages(seeds: &mut Vec<Seed>) {
     );
     message(
         seeds,
+        "toestemming.dossier.v1.ListMyAccessLogRequest",
+        "period-and-company",
+        &d::ListMyAccessLogRequest {
+            start_time: Some(prost_types::Timestamp {
+                seconds: 1_700_000_000,
+                nanos: 0,
+            }),
+            end_time: Some(prost_types::Timestamp {
+                seconds: -62_135_596_801,
+                nanos: 1_000_000_000,
+            }),
+            company_name: "Huisarts De Linde".into(),
+            page_size: 7,
+            page_token: b64("access-log\u{1f}v1\u{1f}42".as_bytes()),
+        },
+    );
+    message(
+        seeds,
         "toestemming.identity.v1.ListCompaniesRequest",
         "prefix",
         &i::ListCompaniesRequest {

@@ -2,6 +2,7 @@
 
 use tonic::Status;
 
+use super::access_log::Failure;
 use crate::auth::AuthError;
 use crate::clients::DependencyError;
 use crate::errors::{FieldErrors, Reason, status};
@@ -35,6 +36,11 @@ pub enum DossierError {
     Dependency(#[from] DependencyError),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// UNAVAILABLE (`STORAGE_UNAVAILABLE`) or RESOURCE_EXHAUSTED
+    /// (`STORAGE_FULL`): the access log could not be written, so the call
+    /// did nothing and answers nothing (no log, no answer).
+    #[error(transparent)]
+    Log(#[from] Failure),
 }
 
 impl From<DossierError> for Status {
@@ -49,6 +55,14 @@ impl From<DossierError> for Status {
             DossierError::Auth(auth) => auth.into(),
             DossierError::Dependency(dependency) => dependency.into(),
             DossierError::Storage(storage) => storage.into(),
+            DossierError::Log(Failure::Unavailable) => status(
+                Reason::StorageUnavailable,
+                "the access log cannot be written right now, so nothing was done; retry later",
+            ),
+            DossierError::Log(Failure::Full) => status(
+                Reason::StorageFull,
+                "the access log's storage is full, so nothing was done",
+            ),
         }
     }
 }

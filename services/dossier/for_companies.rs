@@ -1,19 +1,21 @@
 //! The RPCs a healthcare company calls: CreateDossier, CheckPermission and
 //! DeleteDossier. They read the patient's choices and never write one: a
 //! company cannot set, change or clear a patient's choice, and deleting
-//! its dossier leaves the patient's choice as it was.
+//! its dossier leaves the patient's choice as it was. Each is logged before
+//! it is answered, a refused attempt about a known patient included.
 
 use tonic::Request;
 
+use super::access_log::{Action, Change, Outcome};
 use super::error::DossierError;
-use super::grpc::DossierApi;
+use super::grpc::{DossierApi, entry};
 use super::wire;
 use crate::auth::Caller;
 use crate::bsn::Bsn;
-use crate::ids::{CompanyName, Pseudoniem};
+use crate::ids::{CompanyName, DossierId, Pseudoniem};
 use crate::mesh::CallContext;
 use crate::proto::dossier::v1::*;
-use crate::storage::Inserted;
+use crate::storage::StorageError;
 
 impl DossierApi {
     /// The calling company and the patient's validated BSN.
@@ -48,17 +50,42 @@ impl DossierApi {
         let context = CallContext::of(&request);
         let (company, bsn) = Self::company_and_bsn(&request, &request.get_ref().bsn)?;
         let pseudoniem = self.pseudoniemen.get(&context, &bsn).await?;
-        let (view, inserted) = self.store.create(&company, &pseudoniem).await?;
-        if inserted == Inserted::Created {
+        // What the dossier starts as, for its log entry: the patient's
+        // choices decide it whether or not it exists yet.
+        let mut logged = entry(
+            &request,
+            Action::CreateDossier,
+            &pseudoniem,
+            company.as_str(),
+        )?;
+        let choices = self.store.choices_for(&company, &pseudoniem).await?;
+        let decision = self
+            .decision(&context, &company, &choices, logged.time)
+            .await?;
+        logged.consent = Some(decision.consent);
+        logged.reason = Some(decision.reason);
+        let change = Change::CreateDossier {
+            id: DossierId::random(),
+            company: company.clone(),
+            pseudoniem: pseudoniem.clone(),
+        };
+        let created = self.log.record(change, logged).await? == Outcome::Created(true);
+        let view = self
+            .store
+            .find(&company, &pseudoniem)
+            .await?
+            .ok_or_else(StorageError::missing_row)?;
+        if created {
             tracing::info!(company = %company, dossier = %view.record.id, "dossier created");
         }
         Ok(CreateDossierResponse {
             dossier: Some(self.shown(&context, &view).await?),
-            created: inserted == Inserted::Created,
+            created,
         })
     }
 
-    /// One read of the dossier with its deciding choices, then the rules.
+    /// One read of the dossier with its deciding choices, then the rules;
+    /// answered once the answer is in the access log.
     pub(super) async fn check(
         &self,
         request: Request<CheckPermissionRequest>,
@@ -66,13 +93,26 @@ impl DossierApi {
         let (company, pseudoniem) = self
             .company_and_known_patient(&request, &request.get_ref().bsn)
             .await?;
-        let view = self
-            .store
-            .find(&company, &pseudoniem)
+        let mut logged = entry(
+            &request,
+            Action::CheckPermission,
+            &pseudoniem,
+            company.as_str(),
+        )?;
+        let Some(view) = self.store.find(&company, &pseudoniem).await? else {
+            // A refused attempt about a known patient is logged too.
+            logged.refused = true;
+            self.log.append(logged).await?;
+            return Err(DossierError::NoDossierForPatient);
+        };
+        let decision = self
+            .answer(&CallContext::of(&request), &view)
             .await?
-            .ok_or(DossierError::NoDossierForPatient)?;
-        let answer = self.answer(&CallContext::of(&request), &view).await?;
-        let decision = answer.decision;
+            .decision;
+        logged.gave_permission = decision.gave_permission;
+        logged.consent = Some(decision.consent);
+        logged.reason = Some(decision.reason);
+        self.log.append(logged).await?;
         Ok(CheckPermissionResponse {
             gave_permission: decision.gave_permission,
             consent: wire::consent(decision.consent) as i32,
@@ -88,7 +128,18 @@ impl DossierApi {
         let (company, pseudoniem) = self
             .company_and_known_patient(&request, &request.get_ref().bsn)
             .await?;
-        if !self.store.delete(&company, &pseudoniem).await? {
+        let logged = entry(
+            &request,
+            Action::DeleteDossier,
+            &pseudoniem,
+            company.as_str(),
+        )?;
+        let change = Change::DeleteDossier {
+            company: company.clone(),
+            pseudoniem,
+        };
+        // The log marks a delete of no dossier as a refused attempt.
+        if self.log.record(change, logged).await? != Outcome::Deleted(true) {
             return Err(DossierError::NoDossierForPatient);
         }
         tracing::info!(company = %company, "dossier deleted");

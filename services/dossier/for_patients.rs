@@ -1,17 +1,20 @@
-//! The RPCs a patient calls: the patient's dossiers, and the patient's
-//! choices (SetConsent, SetChoice, ClearChoice, ListMyChoices). Only these
-//! write a choice, and each writes the calling patient's own.
+//! The RPCs a patient calls: the patient's dossiers, the patient's choices
+//! (SetConsent, SetChoice, ClearChoice, ListMyChoices) and the patient's
+//! access log. Only these write a choice, each the calling patient's own,
+//! in the same transaction as its access log entry.
 
 use tonic::Request;
 
-use super::consent::{Millis, Stance};
+use super::access_log::{Action, Change, Outcome};
+use super::consent::{Consent, Millis, Stance};
 use super::error::DossierError;
-use super::grpc::DossierApi;
-use super::model::{ChoiceCursor, ChoiceVersion, DossierCursor, Target};
+use super::grpc::{DossierApi, entry};
+use super::model::{ChoiceCursor, ChoiceVersion, DossierCursor, LogCursor, Target};
+use super::store::LogFilter;
 use super::wire::{self, Requested};
 use crate::auth::Caller;
 use crate::errors::FieldErrors;
-use crate::ids::{DossierId, Pseudoniem};
+use crate::ids::{CompanyName, DossierId, Pseudoniem};
 use crate::mesh::CallContext;
 use crate::paging::{page, page_size};
 use crate::proto::dossier::v1::*;
@@ -67,7 +70,7 @@ impl DossierApi {
             .await?
             .ok_or(DossierError::NotYourDossier)?;
         let target = Target::Company(view.record.company_name.clone());
-        self.record(&pseudoniem, &target, stance).await?;
+        self.record(&request, &pseudoniem, &target, stance).await?;
         let view = self
             .store
             .find_by_id(id, &pseudoniem)
@@ -96,7 +99,7 @@ impl DossierApi {
             .target(&CallContext::of(&request), requested)
             .await?
             .ok_or(DossierError::CompanyNotFound)?;
-        let (version, recorded) = self.record(&pseudoniem, &target, stance).await?;
+        let (version, recorded) = self.record(&request, &pseudoniem, &target, stance).await?;
         Ok(SetChoiceResponse {
             choice: Some(wire::choice(&ChoiceVersion {
                 target,
@@ -128,11 +131,12 @@ impl DossierApi {
             .target(&CallContext::of(&request), requested)
             .await?
             .ok_or(DossierError::ChoiceNotFound)?;
-        if !self
-            .store
-            .withdraw_choice(&pseudoniem, &target, now_millis())
-            .await?
-        {
+        let logged = entry(&request, Action::ClearChoice, &pseudoniem, target.stored())?;
+        let change = Change::WithdrawChoice {
+            pseudoniem: pseudoniem.clone(),
+            target: target.clone(),
+        };
+        if self.log.record(change, logged).await? != Outcome::Withdrawn(true) {
             return Err(DossierError::ChoiceNotFound);
         }
         tracing::info!(patient = %pseudoniem, about = %describe(&target), "choice withdrawn");
@@ -186,19 +190,29 @@ impl DossierApi {
         })
     }
 
-    /// Records a new version of the patient's choice; its version number
-    /// and when it was made.
-    async fn record(
+    /// Records a new version of the patient's choice, with its access log
+    /// entry; its version number and when it was made.
+    async fn record<T>(
         &self,
+        request: &Request<T>,
         pseudoniem: &Pseudoniem,
         target: &Target,
         stance: Stance,
     ) -> Result<(i64, Millis), DossierError> {
-        let recorded = now_millis();
-        let version = self
-            .store
-            .record_choice(pseudoniem, target, stance, recorded)
-            .await?;
+        let mut logged = entry(request, Action::SetChoice, pseudoniem, target.stored())?;
+        logged.consent = Some(match stance {
+            Stance::Grant { .. } => Consent::Granted,
+            Stance::Decline => Consent::Declined,
+        });
+        let recorded = logged.time;
+        let change = Change::RecordChoice {
+            pseudoniem: pseudoniem.clone(),
+            target: target.clone(),
+            stance,
+        };
+        let Outcome::Recorded(version) = self.log.record(change, logged).await? else {
+            return Err(crate::storage::StorageError::missing_row().into());
+        };
         let (consent, until) = stance.stored();
         tracing::info!(
             patient = %pseudoniem,
@@ -209,6 +223,55 @@ impl DossierApi {
             "choice recorded"
         );
         Ok((version, recorded))
+    }
+
+    /// ListMyAccessLog: the calling patient's own entries, newest first.
+    pub(super) async fn list_access_log(
+        &self,
+        request: Request<ListMyAccessLogRequest>,
+    ) -> Result<ListMyAccessLogResponse, DossierError> {
+        let pseudoniem = Caller::from_request(&request)?.patient()?;
+        let input = request.get_ref();
+        let mut errors = FieldErrors::new();
+        let limit = errors.check("page_size", page_size(input.page_size));
+        let cursor = page_token(&mut errors, &input.page_token, LogCursor::decode);
+        let start = input
+            .start_time
+            .as_ref()
+            .map(|at| errors.check("start_time", wire::instant(at)))
+            .unwrap_or(Some(Millis::MIN));
+        let end = input
+            .end_time
+            .as_ref()
+            .map(|at| errors.check("end_time", wire::instant(at)))
+            .unwrap_or(Some(Millis::MAX));
+        let company_key = match input.company_name.as_str() {
+            "" => Some(String::new()),
+            name => errors
+                .check("company_name", CompanyName::parse(name))
+                .map(|name| name.key()),
+        };
+        let (Some(limit), Some(cursor), Some(start), Some(end), Some(company_key)) =
+            (limit, cursor, start, end, company_key)
+        else {
+            return Err(errors.into());
+        };
+        let filter = LogFilter {
+            start,
+            end,
+            company_key,
+        };
+        let before = cursor.unwrap_or_else(LogCursor::start).before;
+        let rows = self
+            .store
+            .list_access_log(&pseudoniem, &filter, before, limit + 1)
+            .await?;
+        let (rows, next_page_token) =
+            page(rows, limit, |last| LogCursor { before: last.id }.encode());
+        Ok(ListMyAccessLogResponse {
+            entries: rows.iter().map(wire::access_log_entry).collect(),
+            next_page_token,
+        })
     }
 }
 

@@ -12,14 +12,17 @@
 use futures_util::future::try_join_all;
 use tonic::{Request, Response, Status};
 
+use super::access_log::{AccessLog, Action, Actor, Entry};
 use super::companies::Companies;
-use super::consent::{Decision, Millis};
+use super::consent::{Choices, Decision, Millis};
 use super::error::DossierError;
 use super::model::DossierView;
 use super::store::DossierStore;
 use super::wire;
+use crate::auth::Caller;
 use crate::clients::PseudoniemClient;
-use crate::mesh::CallContext;
+use crate::ids::{CompanyName, Pseudoniem};
+use crate::mesh::{CallContext, RequestId};
 use crate::proto::dossier::v1::dossier_service_server::DossierService;
 use crate::proto::dossier::v1::*;
 use crate::storage::now_millis;
@@ -28,6 +31,8 @@ pub struct DossierApi {
     pub(super) store: DossierStore,
     pub(super) pseudoniemen: PseudoniemClient,
     pub(super) companies: Companies,
+    /// Every call about a patient is logged here before it is answered.
+    pub(super) log: AccessLog,
 }
 
 /// A dossier's answer at one moment: the decision, and when it last
@@ -38,31 +43,48 @@ pub(super) struct Answer {
 }
 
 impl DossierApi {
-    pub fn new(store: DossierStore, pseudoniemen: PseudoniemClient, companies: Companies) -> Self {
+    pub fn new(
+        store: DossierStore,
+        pseudoniemen: PseudoniemClient,
+        companies: Companies,
+        log: AccessLog,
+    ) -> Self {
         Self {
             store,
             pseudoniemen,
             companies,
+            log,
         }
     }
 
+    /// What `choices` answer about `company` at `now`. Identity is asked
+    /// whether the company is verified only when the patient's default
+    /// would decide.
+    pub(super) async fn decision(
+        &self,
+        context: &CallContext,
+        company: &CompanyName,
+        choices: &Choices,
+        now: Millis,
+    ) -> Result<Decision, DossierError> {
+        let verified = if choices.default_would_decide() {
+            self.companies.is_verified(context, company).await?
+        } else {
+            false
+        };
+        Ok(choices.decide(verified, now))
+    }
+
     /// The answer the patient's choices give about `view`'s company now.
-    /// Identity is asked whether the company is verified only when the
-    /// patient's default would decide.
     pub(super) async fn answer(
         &self,
         context: &CallContext,
         view: &DossierView,
     ) -> Result<Answer, DossierError> {
-        let verified = if view.choices.default_would_decide() {
-            self.companies
-                .is_verified(context, &view.record.company_name)
-                .await?
-        } else {
-            false
-        };
         let now = now_millis();
-        let decision = view.choices.decide(verified, now);
+        let decision = self
+            .decision(context, &view.record.company_name, &view.choices, now)
+            .await?;
         let changed = view
             .choices
             .changed(view.record.create_time, &decision, now);
@@ -92,6 +114,42 @@ impl DossierApi {
     ) -> Result<Vec<Dossier>, DossierError> {
         try_join_all(views.iter().map(|view| self.shown(context, view))).await
     }
+}
+
+/// A new entry of the access log for this call: `action` about
+/// `pseudoniem` and `company_name` ("" for the patient's default), by the
+/// verified caller, on behalf of the end user a service forwarded (else the
+/// caller), now, with the call's request id. The outcome fields start
+/// empty; the handler fills in what it answered.
+pub(super) fn entry<T>(
+    request: &Request<T>,
+    action: Action,
+    pseudoniem: &Pseudoniem,
+    company_name: &str,
+) -> Result<Entry, DossierError> {
+    let caller = Caller::from_request(request)?;
+    let actor = match caller.principal.role {
+        crate::auth::Role::Patient => Actor::Patient,
+        _ => Actor::HealthcareCompany,
+    };
+    let principal = caller.on_behalf_of.as_ref().unwrap_or(&caller.principal);
+    Ok(Entry {
+        time: now_millis(),
+        action,
+        pseudoniem: pseudoniem.clone(),
+        company_name: company_name.to_owned(),
+        actor,
+        on_behalf_of: format!("{}:{}", principal.role, principal.subject),
+        refused: false,
+        gave_permission: false,
+        consent: None,
+        reason: None,
+        request_id: request
+            .extensions()
+            .get::<RequestId>()
+            .map(|id| id.as_str().to_owned())
+            .unwrap_or_default(),
+    })
 }
 
 #[tonic::async_trait]
@@ -150,5 +208,12 @@ impl DossierService for DossierApi {
         request: Request<ListMyChoicesRequest>,
     ) -> Result<Response<ListMyChoicesResponse>, Status> {
         Ok(Response::new(self.list_choices(request).await?))
+    }
+
+    async fn list_my_access_log(
+        &self,
+        request: Request<ListMyAccessLogRequest>,
+    ) -> Result<Response<ListMyAccessLogResponse>, Status> {
+        Ok(Response::new(self.list_access_log(request).await?))
     }
 }

@@ -10,7 +10,11 @@
 //! - `wire`: requests' fields checked, records turned into messages;
 //! - `companies`: what Dossier asks Identity about companies;
 //! - `error`: what a call can fail with, answered in one place;
-//! - `store`: the dossiers and the append-only choice versions.
+//! - `access_log`: every call about a patient, logged before it is
+//!   answered, hash-chained; every write commits with its entry;
+//! - `store`: reading the dossiers, the append-only choice versions and
+//!   the access log;
+//! - `operator`: `toestemming audit verify`.
 //!
 //! A company names the patient by BSN; Dossier turns it into the pseudoniem
 //! through Pseudoniem (with its own Internal token from Identity, cached,
@@ -19,6 +23,7 @@
 //! patient's choices each time it is read, never stored on it, so nothing
 //! a company does can erase a patient's "no" (`docs/consent.md`).
 
+pub mod access_log;
 mod companies;
 mod consent;
 mod error;
@@ -26,6 +31,7 @@ mod for_companies;
 mod for_patients;
 mod grpc;
 mod model;
+pub mod operator;
 mod store;
 mod wire;
 
@@ -97,10 +103,13 @@ impl MeshService for Dossier {
             tokens.clone(),
             config.dependency_timeout,
         )?;
+        let sqlite = crate::storage::sqlite_file(&config.storage).is_some();
+        let log = access_log::AccessLog::start(pool.clone(), sqlite);
         let api = grpc::DossierApi::new(
             store::DossierStore::new(pool, crate::storage::sqlite_reads(&config.storage)),
             pseudoniemen,
             companies::Companies::new(identity),
+            log,
         );
         let verifier = crate::auth::keys::verifier_for(&config.jwt, &config.identity_url)?;
         Ok(Built {

@@ -149,6 +149,33 @@ impl ChoiceCursor {
     }
 }
 
+/// Where the next page of a patient's access log starts: before this id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogCursor {
+    pub before: i64,
+}
+
+impl LogCursor {
+    const LISTING: &'static str = "access-log";
+
+    /// Before the newest entry of all.
+    pub fn start() -> Self {
+        Self { before: i64::MAX }
+    }
+
+    pub fn encode(&self) -> String {
+        encode_token(Self::LISTING, &[&self.before.to_string()])
+    }
+
+    /// `None` for anything this service did not produce.
+    pub fn decode(token: &str) -> Option<Self> {
+        let [before] = decode_token(Self::LISTING, token)?;
+        Some(Self {
+            before: before.parse().ok()?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

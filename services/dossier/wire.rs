@@ -3,8 +3,10 @@
 
 use prost_types::Timestamp;
 
+use super::access_log::entry::{Action, Actor};
 use super::consent::{Consent, Decision, Millis, Reason, Stance};
 use super::model::{ChoiceVersion, DossierRecord, Target};
+use super::store::LoggedEntry;
 use crate::ids::CompanyName;
 use crate::proto::dossier::v1::{
     self as proto, ConsentStatus, DecisionReason, clear_choice_request, set_choice_request,
@@ -105,6 +107,11 @@ pub fn clear_choice_target(
     }
 }
 
+/// A timestamp field, checked: in milliseconds.
+pub fn instant(timestamp: &Timestamp) -> Result<Millis, &'static str> {
+    millis(timestamp).ok_or("is not a valid time")
+}
+
 /// A timestamp in milliseconds; `None` outside google.protobuf.Timestamp's
 /// range.
 fn millis(timestamp: &Timestamp) -> Option<Millis> {
@@ -167,6 +174,33 @@ pub fn choice(version: &ChoiceVersion) -> proto::Choice {
         expire_time: expire_time.map(timestamp),
         update_time: Some(timestamp(version.recorded)),
         replace_time: version.replaced.map(timestamp),
+    }
+}
+
+/// An access log entry as the patient reads it.
+pub fn access_log_entry(logged: &LoggedEntry) -> proto::AccessLogEntry {
+    let entry = &logged.entry;
+    proto::AccessLogEntry {
+        id: logged.id,
+        time: Some(timestamp(entry.time)),
+        action: match entry.action {
+            Action::CheckPermission => proto::AccessAction::CheckPermission,
+            Action::CreateDossier => proto::AccessAction::CreateDossier,
+            Action::DeleteDossier => proto::AccessAction::DeleteDossier,
+            Action::SetChoice => proto::AccessAction::SetChoice,
+            Action::ClearChoice => proto::AccessAction::ClearChoice,
+        } as i32,
+        company_name: entry.company_name.clone(),
+        actor: match entry.actor {
+            Actor::Patient => proto::Actor::Patient,
+            Actor::HealthcareCompany => proto::Actor::HealthcareCompany,
+        } as i32,
+        gave_permission: entry.gave_permission,
+        consent: entry.consent.map_or(ConsentStatus::Unspecified, consent) as i32,
+        reason: entry.reason.map_or(DecisionReason::Unspecified, reason) as i32,
+        request_id: entry.request_id.clone(),
+        on_behalf_of: entry.on_behalf_of.clone(),
+        refused: entry.refused,
     }
 }
 

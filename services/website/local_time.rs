@@ -74,24 +74,54 @@ pub enum DateProblem {
 /// sends it) stops: the start of the next day in Amsterdam. `None` for an
 /// empty field: no end.
 pub fn end_of_day(date: &str, now: Timestamp) -> Result<Option<ProtoTimestamp>, DateProblem> {
-    let date = date.trim();
-    if date.is_empty() {
+    let Some(date) = parse_date(date)? else {
         return Ok(None);
-    }
-    let date: Date = date.parse().map_err(|_| DateProblem::NotADate)?;
+    };
     let today = now.to_zoned(AMSTERDAM.clone()).date();
     if date < today {
         return Err(DateProblem::Past);
     }
-    let end = date
-        .tomorrow()
-        .and_then(|next| next.to_zoned(AMSTERDAM.clone()))
+    Ok(Some(start_of(
+        date.tomorrow().map_err(|_| DateProblem::NotADate)?,
+    )?))
+}
+
+/// A period of whole days in Amsterdam, `from` and `to` inclusive: its
+/// first instant, and the first instant after it. An empty field leaves
+/// that side open.
+pub fn days(
+    from: &str,
+    to: &str,
+) -> Result<(Option<ProtoTimestamp>, Option<ProtoTimestamp>), DateProblem> {
+    let start = parse_date(from)?.map(start_of).transpose()?;
+    let end = match parse_date(to)? {
+        Some(last) => Some(start_of(
+            last.tomorrow().map_err(|_| DateProblem::NotADate)?,
+        )?),
+        None => None,
+    };
+    Ok((start, end))
+}
+
+/// A date field: YYYY-MM-DD, or empty.
+fn parse_date(date: &str) -> Result<Option<Date>, DateProblem> {
+    let date = date.trim();
+    if date.is_empty() {
+        return Ok(None);
+    }
+    date.parse().map(Some).map_err(|_| DateProblem::NotADate)
+}
+
+/// The first instant of `date` in Amsterdam.
+fn start_of(date: Date) -> Result<ProtoTimestamp, DateProblem> {
+    let start = date
+        .to_zoned(AMSTERDAM.clone())
         .map_err(|_| DateProblem::NotADate)?
         .timestamp();
-    Ok(Some(ProtoTimestamp {
-        seconds: end.as_second(),
-        nanos: end.subsec_nanosecond(),
-    }))
+    Ok(ProtoTimestamp {
+        seconds: start.as_second(),
+        nanos: start.subsec_nanosecond(),
+    })
 }
 
 #[cfg(test)]
@@ -145,6 +175,16 @@ mod tests {
         assert_eq!(end_of_day("31-12-2026", now), Err(DateProblem::NotADate));
         assert_eq!(end_of_day("2026-02-30", now), Err(DateProblem::NotADate));
         assert_eq!(end_of_day("  ", now), Ok(None));
+    }
+
+    #[test]
+    fn a_period_of_days_runs_from_the_first_midnight_to_the_one_after_the_last() {
+        let (start, end) = days("2026-12-01", "2026-12-07").unwrap();
+        let at = |text: &str| text.parse::<Timestamp>().unwrap().as_second();
+        assert_eq!(start.unwrap().seconds, at("2026-11-30T23:00:00Z"));
+        assert_eq!(end.unwrap().seconds, at("2026-12-07T23:00:00Z"));
+        assert_eq!(days("", "").unwrap(), (None, None));
+        assert_eq!(days("gisteren", ""), Err(DateProblem::NotADate));
     }
 
     #[test]

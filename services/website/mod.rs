@@ -19,6 +19,7 @@
 //!   every company, their history, and `fhir`: their FHIR R4 download;
 //! - `session`: the session cookie and CSRF tokens; `signed_in`: what a
 //!   page for a signed-in patient does first;
+//! - `who_looked`: the patient's access log ("who looked");
 //! - `local_time`: times in Europe/Amsterdam, and an "until" date's end;
 //! - `pages` and `templates/`: the HTML; `static/`: the stylesheet;
 //! - `i18n`: Dutch and English; `headers`: security headers.
@@ -34,6 +35,7 @@ mod pages;
 mod routes;
 mod session;
 mod signed_in;
+mod who_looked;
 
 use std::sync::Arc;
 use std::time::Duration;

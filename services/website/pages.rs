@@ -176,6 +176,37 @@ pub struct ChoicesPage {
     pub problem: Option<&'static str>,
 }
 
+/// One entry of the patient's access log.
+pub struct LogRow {
+    pub when: When,
+    /// Who acted: "You", or the company's name.
+    pub who: String,
+    /// What happened, in words.
+    pub what: &'static str,
+    /// The company concerned, or "for every company".
+    pub about: String,
+    /// What was answered or recorded, in words (may be empty).
+    pub answer: &'static str,
+    pub refused: bool,
+    /// Why, for an answer the patient's choices decided.
+    pub why: Option<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "log.html")]
+pub struct LogPage {
+    pub page: Layout,
+    pub rows: Vec<LogRow>,
+    /// The filter as sent, to show again.
+    pub from: String,
+    pub to: String,
+    pub company_name: String,
+    /// The link to the older entries, if there are more.
+    pub older: Option<String>,
+    /// Why the log could not be shown, if it could not.
+    pub problem: Option<&'static str>,
+}
+
 /// A page with a title, a sentence and a link home.
 #[derive(Template)]
 #[template(path = "message.html")]

@@ -15,7 +15,7 @@ use axum_extra::extract::cookie::CookieJar;
 use super::i18n::Lang;
 use super::pages::{Layout, MessagePage, render};
 use super::session::Sessions;
-use super::{account, choices, dashboard, headers};
+use super::{account, choices, dashboard, headers, who_looked};
 use crate::auth::{Caller, ClientAddress, Principal};
 use crate::clients::{DossierClient, IdentityClient};
 use crate::mesh::{CallContext, Deadline, RequestId};
@@ -45,6 +45,7 @@ pub fn router(state: Shared) -> Router {
         .route("/choices", get(choices::show).post(choices::choose))
         .route("/choices/clear", post(choices::withdraw))
         .route("/choices.fhir.json", get(choices::download))
+        .route("/log", get(who_looked::show))
         .route("/static/style.css", get(stylesheet))
         .route("/healthz", get(health))
         .route("/.well-known/jwks.json", get(jwks))

@@ -1,5 +1,5 @@
 //! The typed Dossier client the website uses, as the signed-in patient:
-//! the patient's dossiers and choices.
+//! the patient's dossiers, choices and access log.
 
 use std::time::Duration;
 
@@ -9,9 +9,9 @@ use crate::mesh::CallContext;
 use crate::mesh::client::{MeshChannel, mesh_channel};
 use crate::proto::dossier::v1::dossier_service_client::DossierServiceClient;
 use crate::proto::dossier::v1::{
-    Choice, ClearChoiceRequest, ConsentStatus, Dossier, ListMyChoicesRequest,
-    ListMyDossiersRequest, SetChoiceRequest, SetConsentRequest, clear_choice_request,
-    set_choice_request,
+    Choice, ClearChoiceRequest, ConsentStatus, Dossier, ListMyAccessLogRequest,
+    ListMyAccessLogResponse, ListMyChoicesRequest, ListMyDossiersRequest, SetChoiceRequest,
+    SetConsentRequest, clear_choice_request, set_choice_request,
 };
 use crate::settings::ConfigError;
 
@@ -176,5 +176,20 @@ impl DossierClient {
             .await
             .map_err(|status| CallError::from_status(SERVICE, status))?;
         Ok(())
+    }
+
+    /// One page of the signed-in patient's access log, newest first.
+    pub async fn access_log(
+        &self,
+        context: &CallContext,
+        request: ListMyAccessLogRequest,
+    ) -> Result<ListMyAccessLogResponse, CallError> {
+        let response = self
+            .as_user
+            .clone()
+            .list_my_access_log(context.request(request))
+            .await
+            .map_err(|status| CallError::from_status(SERVICE, status))?;
+        Ok(response.into_inner())
     }
 }

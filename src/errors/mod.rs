@@ -79,6 +79,10 @@ pub enum Reason {
     /// UNAVAILABLE: the service's database cannot be reached. Retry with
     /// backoff.
     StorageUnavailable,
+    /// RESOURCE_EXHAUSTED: the service's database is out of disk, so it
+    /// cannot write what the call must write (Dossier's access log: no
+    /// log, no answer).
+    StorageFull,
     /// UNAVAILABLE: under EdDSA, this service has not loaded the key set
     /// that verifies tokens yet (Identity not reached, `JWT_JWKS_FILE`
     /// unreadable). Not an auth error: the token was not judged. Retry with
@@ -94,7 +98,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 23] = [
+    pub const ALL: [Reason; 24] = [
         Reason::TokenMissing,
         Reason::TokenInvalid,
         Reason::TokenExpired,
@@ -114,6 +118,7 @@ impl Reason {
         Reason::DeadlineExceeded,
         Reason::Overloaded,
         Reason::StorageUnavailable,
+        Reason::StorageFull,
         Reason::KeysUnavailable,
         Reason::NoPublicKeySet,
         Reason::MethodNotFound,
@@ -142,6 +147,7 @@ impl Reason {
             Reason::DeadlineExceeded => "DEADLINE_EXCEEDED",
             Reason::Overloaded => "OVERLOADED",
             Reason::StorageUnavailable => "STORAGE_UNAVAILABLE",
+            Reason::StorageFull => "STORAGE_FULL",
             Reason::KeysUnavailable => "KEYS_UNAVAILABLE",
             Reason::NoPublicKeySet => "NO_PUBLIC_KEY_SET",
             Reason::MethodNotFound => "METHOD_NOT_FOUND",
@@ -157,7 +163,9 @@ impl Reason {
             | Reason::TokenExpired
             | Reason::InvalidCredentials => Code::Unauthenticated,
             Reason::RoleNotAllowed => Code::PermissionDenied,
-            Reason::TooManyAttempts | Reason::Overloaded => Code::ResourceExhausted,
+            Reason::TooManyAttempts | Reason::Overloaded | Reason::StorageFull => {
+                Code::ResourceExhausted
+            }
             Reason::InvalidArgument => Code::InvalidArgument,
             Reason::PatientAlreadyRegistered | Reason::CompanyNameTaken => Code::AlreadyExists,
             Reason::PatientNotFound

@@ -3,10 +3,11 @@
 //! register, sign in, see a dossier a company created over gRPC, Approve
 //! (CheckPermission: granted), Decline (not granted), then on the Choices
 //! page find a verified company that has not asked yet and approve it (its
-//! CreateDossier starts granted, and CheckPermission says why), sign out,
-//! and `/` sends the browser to sign in. axe-core checks every page for serious or
-//! critical accessibility violations, and the dashboard and the Choices
-//! page are saved as screenshots at desktop and phone width in
+//! CreateDossier starts granted, and CheckPermission says why), read who
+//! looked (the access log), sign out, and `/` sends the browser to sign
+//! in. axe-core checks every page for serious or
+//! critical accessibility violations, and the dashboard, the Choices page
+//! and "Who looked" are saved as screenshots at desktop and phone width in
 //! `target/browser-e2e/`.
 //!
 //! Chromium, chromedriver and axe-core are installed by
@@ -354,6 +355,29 @@ async fn the_consent_flow_by_clicking_in_chromium() {
             .unwrap()
             .contains("Your choice for this company")
     );
+
+    // Who looked: every question and choice above, newest first.
+    click(&browser, "nav.site-nav a[href='/log']").await;
+    arrive_showing(&browser, "/log", "log-entry").await;
+    let log = browser.source().await.unwrap();
+    assert!(log.contains("Apotheek Het Kruis") && log.contains("Huisartsenpraktijk De Linde"));
+    assert!(log.contains("Asked whether it may see your data"));
+    assert_eq!(
+        accessibility_violations(&browser, &axe).await,
+        Vec::<String>::new(),
+        "/log"
+    );
+    browser.set_window_size(1280, 1400).await.unwrap();
+    screenshot(&browser, "log-desktop.png").await;
+    browser.set_window_size(390, 2400).await.unwrap();
+    screenshot(&browser, "log-phone.png").await;
+    assert_no_sideways_scrolling(&browser, "/log at phone width").await;
+    assert_eq!(
+        accessibility_violations(&browser, &axe).await,
+        Vec::<String>::new(),
+        "/log at phone width"
+    );
+    browser.set_window_size(1280, 900).await.unwrap();
 
     // Sign out: `/` sends the browser to sign in.
     click(&browser, "form.signout button").await;

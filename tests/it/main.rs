@@ -6,6 +6,7 @@
 
 mod support;
 
+mod access_log;
 mod access_matrix;
 mod at_rest;
 mod browser_e2e;
@@ -35,3 +36,4 @@ mod transport_bounds;
 mod walkthrough;
 mod website;
 mod website_choices;
+mod website_log;

@@ -4,7 +4,7 @@ use super::{DossierStore, parsed};
 use crate::dossier::consent::{Choices, Latest, Millis};
 use crate::dossier::model::{DossierCursor, DossierRecord, DossierView};
 use crate::ids::{CompanyName, DossierId, Pseudoniem};
-use crate::storage::{Inserted, StorageError, now_millis, timed};
+use crate::storage::{StorageError, timed};
 
 /// The dossiers `$where` picks, each with the latest version of the
 /// patient's choice for its company (`c`) and of the patient's default
@@ -43,36 +43,6 @@ type ViewRow = (
 );
 
 impl DossierStore {
-    /// Creates the company's dossier for the patient unless it exists, and
-    /// says which. The unique (company, patient) pair settles concurrent
-    /// creates: one insert wins, the rest read its row.
-    pub async fn create(
-        &self,
-        company: &CompanyName,
-        pseudoniem: &Pseudoniem,
-    ) -> Result<(DossierView, Inserted), StorageError> {
-        let rows = timed(
-            "dossier",
-            "create",
-            sqlx::query(
-                "INSERT INTO dossiers (id, company_name, pseudoniem, create_time) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (company_name, pseudoniem) DO NOTHING",
-            )
-            .bind(DossierId::random().to_string())
-            .bind(company.as_str())
-            .bind(pseudoniem.as_str())
-            .bind(now_millis())
-            .execute(&self.pool),
-        )
-        .await?
-        .rows_affected();
-        let view = self
-            .find(company, pseudoniem)
-            .await?
-            .ok_or_else(StorageError::missing_row)?;
-        Ok((view, Inserted::from_rows_affected(rows)))
-    }
-
     /// The company's dossier for the patient, with the choices that decide
     /// it: CheckPermission's one read.
     pub async fn find(
@@ -125,24 +95,44 @@ impl DossierStore {
         row.map(view).transpose()
     }
 
-    /// Deletes the company's dossier for the patient; `false` when there was
-    /// none. The patient's choices are not touched.
-    pub async fn delete(
+    /// The latest versions of the patient's choice for `company` and of
+    /// the patient's default, whether or not the company keeps a dossier:
+    /// what a dossier about to be created will be decided by.
+    pub async fn choices_for(
         &self,
         company: &CompanyName,
         pseudoniem: &Pseudoniem,
-    ) -> Result<bool, StorageError> {
-        let deleted = timed(
+    ) -> Result<Choices, StorageError> {
+        type Row = (
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
+        );
+        let (c_consent, c_expire, c_time, e_consent, e_expire, e_time): Row = timed(
             "dossier",
-            "delete",
-            sqlx::query("DELETE FROM dossiers WHERE company_name = $1 AND pseudoniem = $2")
-                .bind(company.as_str())
-                .bind(pseudoniem.as_str())
-                .execute(&self.pool),
+            "choices_for",
+            sqlx::query_as(
+                "SELECT c.consent, c.expire_time, c.create_time, \
+                 e.consent, e.expire_time, e.create_time FROM (SELECT 1 AS one) o \
+                 LEFT JOIN choice_versions c ON c.pseudoniem = $1 AND c.company_name = $2 \
+                 AND c.version = (SELECT MAX(version) FROM choice_versions \
+                     WHERE pseudoniem = $1 AND company_name = $2) \
+                 LEFT JOIN choice_versions e ON e.pseudoniem = $1 AND e.company_name = '' \
+                 AND e.version = (SELECT MAX(version) FROM choice_versions \
+                     WHERE pseudoniem = $1 AND company_name = '')",
+            )
+            .bind(pseudoniem.as_str())
+            .bind(company.as_str())
+            .fetch_one(&self.pool),
         )
-        .await?
-        .rows_affected();
-        Ok(deleted > 0)
+        .await?;
+        Ok(Choices {
+            company: latest(c_consent, c_expire, c_time)?,
+            default: latest(e_consent, e_expire, e_time)?,
+        })
     }
 
     /// Up to `limit` of the patient's dossiers after `after`, oldest first,

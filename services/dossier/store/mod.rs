@@ -3,18 +3,25 @@
 //! by the caller: a company by its name, a patient by pseudoniem, so no
 //! call can reach another's rows.
 //!
-//! - `dossiers`: create, delete, and the dossier read together with the
-//!   two choices that decide it, in one statement: the hot read behind
-//!   CheckPermission, one indexed look-up per table;
-//! - `choices`: appending a version of a choice, and the patient's list.
+//! - `dossiers`: the dossier read together with the two choices that
+//!   decide it, in one statement: the hot read behind CheckPermission, one
+//!   indexed look-up per table;
+//! - `choices`: the patient's list of choices;
+//! - `access_log`: the patient's entries of the access log.
+//!
+//! Every write goes through the access log's writer, in the same
+//! transaction as its entry (`crate::dossier::access_log`).
 //!
 //! Nothing is cached: every read sees what is committed, so a Decline is
 //! seen by the very next CheckPermission in every replica. On SQLite the
 //! reads on a hot path run inline through [`SqliteReads`]; the same SQL
 //! runs through sqlx on PostgreSQL.
 
+mod access_log;
 mod choices;
 mod dossiers;
+
+pub use access_log::{LogFilter, LoggedEntry};
 
 use std::sync::Arc;
 

@@ -1,0 +1,181 @@
+//! The one task that writes the access log, a group at a time.
+
+use sqlx::{AnyPool, Row as _};
+use tokio::sync::{mpsc, oneshot};
+
+use super::changes::{Change, Outcome};
+use super::entry::{Entry, GENESIS};
+use crate::storage::timed;
+
+/// Entries committed in one transaction at most.
+const MAX_GROUP: usize = 512;
+/// Entries per INSERT statement (14 parameters each, far below both
+/// engines' limits).
+const ROWS_PER_INSERT: usize = 128;
+/// PostgreSQL's advisory lock that serialises the appends of every Dossier
+/// replica on one database ("TOESTEML" in ASCII).
+const CHAIN_LOCK: i64 = 0x544f_4553_5445_4d4c;
+
+/// A change and its entry, waiting to be committed.
+pub struct Job {
+    pub change: Change,
+    pub entry: Entry,
+    pub done: oneshot::Sender<Result<Outcome, Failure>>,
+}
+
+/// Why a group was not committed, as its calls answer it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    /// The database could not take the group (down, busy, refused).
+    #[error("the access log cannot be written right now")]
+    Unavailable,
+    /// The disk is full.
+    #[error("the access log's storage is full")]
+    Full,
+}
+
+/// Writes groups of jobs until every sender is gone.
+pub async fn run(pool: AnyPool, sqlite: bool, mut jobs: mpsc::Receiver<Job>) {
+    while let Some(first) = jobs.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        match timed("dossier", "access_log_group", commit(&pool, sqlite, &group)).await {
+            Ok(outcomes) => {
+                for (job, outcome) in group.into_iter().zip(outcomes) {
+                    // A caller that went away still had its entry written.
+                    let _ = job.done.send(Ok(outcome));
+                }
+            }
+            Err(error) => {
+                let failure = failure(&error);
+                tracing::error!(
+                    %error,
+                    entries = group.len(),
+                    "the access log could not be written: these calls are refused"
+                );
+                for job in group {
+                    let _ = job.done.send(Err(failure));
+                }
+            }
+        }
+    }
+}
+
+/// One transaction: the chain's lock, the last hash, every change with its
+/// entry, commit.
+async fn commit(pool: &AnyPool, sqlite: bool, group: &[Job]) -> Result<Vec<Outcome>, sqlx::Error> {
+    let mut tx = if sqlite {
+        // Takes the writer lock before reading the last hash, so no other
+        // process appends in between.
+        pool.begin_with("BEGIN IMMEDIATE").await?
+    } else {
+        let mut tx = pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(CHAIN_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        tx
+    };
+    let last = sqlx::query("SELECT id, hash FROM access_log ORDER BY id DESC LIMIT 1")
+        .fetch_optional(&mut *tx)
+        .await?;
+    let (mut id, mut previous) = match last {
+        Some(row) => (row.try_get::<i64, _>(0)?, row.try_get::<String, _>(1)?),
+        None => (0, GENESIS.to_owned()),
+    };
+    let mut outcomes = Vec::with_capacity(group.len());
+    let mut rows = Vec::with_capacity(group.len());
+    for job in group {
+        let outcome = job.change.apply(&mut tx, job.entry.time).await?;
+        outcomes.push(outcome);
+        let Some(entry) = logged(&job.entry, outcome) else {
+            continue;
+        };
+        id += 1;
+        let hash = entry.stored().hash(id, entry.time, &previous);
+        previous.clone_from(&hash);
+        rows.push((id, entry, hash));
+    }
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        insert(&mut tx, chunk).await?;
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+/// The entry as it is logged after its change: a delete of a dossier that
+/// did not exist is a refused attempt; a withdrawal of a choice that did
+/// not stand changed nothing and is not logged.
+fn logged(entry: &Entry, outcome: Outcome) -> Option<Entry> {
+    match outcome {
+        Outcome::Withdrawn(false) => None,
+        Outcome::Deleted(false) => Some(Entry {
+            refused: true,
+            ..entry.clone()
+        }),
+        _ => Some(entry.clone()),
+    }
+}
+
+async fn insert(
+    connection: &mut sqlx::AnyConnection,
+    rows: &[(i64, Entry, String)],
+) -> Result<(), sqlx::Error> {
+    const COLUMNS: usize = 14;
+    let mut sql = String::from(
+        "INSERT INTO access_log (id, entry_time, action, pseudoniem, company_name, company_key, \
+         actor, on_behalf_of, refused, gave_permission, consent, reason, request_id, hash) VALUES ",
+    );
+    for row in 0..rows.len() {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..COLUMNS {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", row * COLUMNS + column + 1));
+        }
+        sql.push(')');
+    }
+    let mut query = sqlx::query(&sql);
+    for (id, entry, hash) in rows {
+        let stored = entry.stored();
+        query = query
+            .bind(*id)
+            .bind(entry.time)
+            .bind(stored.action)
+            .bind(stored.pseudoniem.to_owned())
+            .bind(stored.company_name.to_owned())
+            .bind(stored.company_name.to_lowercase())
+            .bind(stored.actor)
+            .bind(stored.on_behalf_of.to_owned())
+            .bind(stored.refused)
+            .bind(stored.gave_permission)
+            .bind(stored.consent)
+            .bind(stored.reason)
+            .bind(stored.request_id.to_owned())
+            .bind(hash.clone());
+    }
+    query.execute(&mut *connection).await?;
+    Ok(())
+}
+
+/// How a failed group is answered: a full disk (SQLite's SQLITE_FULL,
+/// PostgreSQL's 53100 disk_full) is RESOURCE_EXHAUSTED, anything else
+/// UNAVAILABLE.
+fn failure(error: &sqlx::Error) -> Failure {
+    let full = error.as_database_error().is_some_and(|database| {
+        database.code().as_deref() == Some("53100")
+            || database.code().as_deref() == Some("13")
+            || database.message().contains("database or disk is full")
+    });
+    if full {
+        Failure::Full
+    } else {
+        Failure::Unavailable
+    }
+}
