@@ -393,6 +393,8 @@ class Bench:
             PSEUDONIEM_BSN_KEY=self.bsn_key,
             DATA_DIR=str(self.data_dir),
         )
+        if self.args.dossier_database_url:
+            env["DOSSIER_DATABASE_URL"] = self.args.dossier_database_url
         return env
 
     def start_mesh(self) -> None:
@@ -1121,12 +1123,16 @@ def main() -> int:
                         help="CheckPermission p50 with ~1k and ~1M dossiers (default on)")  # fmt: skip
     parser.add_argument("--write-docs", action="store_true", help="write docs/benchmarks.md and the chart")
     parser.add_argument("--quick", action="store_true", help="CI smoke: 1 round of 2 s, 20k rows, no docs")
+    parser.add_argument("--dossier-database-url", metavar="URL",
+                        help="Dossier on this (empty PostgreSQL) database instead of SQLite; implies --no-scale")
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.seconds = 1, 2
         if args.write_docs:
             say("--quick writes no docs; ignoring --write-docs")
             args.write_docs = False
+    if args.dossier_database_url:
+        args.scale = False  # the scaling run seeds Dossier's SQLite file
     if args.rounds < 1 or args.seconds < 1:
         parser.error("--rounds and --seconds must be at least 1")
 

@@ -531,3 +531,70 @@ async fn no_log_no_answer() {
     assert!(holds, "{said}");
     mesh.stop().await;
 }
+
+/// The retention procedure of `docs/access-log.md`: an owner archives the
+/// oldest entries, leaving a checkpoint, and the chain still holds from
+/// there; without the checkpoint, verify says the start is gone.
+#[tokio::test]
+async fn archived_entries_leave_a_checkpoint_the_chain_continues_from() {
+    let mesh = TestMesh::start().await;
+    let company = mesh.company_token("Archief Zorg").await;
+    let patient_bsn = bsn(1);
+    mesh.patient_token(&patient_bsn).await;
+    create_dossier(&mesh, &company, &patient_bsn).await;
+    for _ in 0..5 {
+        check_permission(&mesh, &company, &patient_bsn)
+            .await
+            .unwrap();
+    }
+    let url = mesh.settings.database_url(ServiceKind::Dossier);
+    let db = dossier_database(&mesh).await;
+    let lift = if on_postgres() {
+        "ALTER TABLE access_log DISABLE TRIGGER USER"
+    } else {
+        "DROP TRIGGER access_log_is_never_deleted"
+    };
+    db.execute(lift).await.unwrap();
+    db.execute("DELETE FROM access_log WHERE id <= 3")
+        .await
+        .unwrap();
+    let (holds, said) = audit_verify(url.expose());
+    assert!(!holds && said.contains("breaks at entry 4"), "{said}");
+    assert!(said.contains("no archive checkpoint"), "{said}");
+    db.close().await;
+
+    // Done right: the checkpoint of the last archived entry's hash first.
+    let mesh2 = TestMesh::start().await;
+    let company = mesh2.company_token("Archief Zorg").await;
+    mesh2.patient_token(&patient_bsn).await;
+    create_dossier(&mesh2, &company, &patient_bsn).await;
+    for _ in 0..5 {
+        check_permission(&mesh2, &company, &patient_bsn)
+            .await
+            .unwrap();
+    }
+    let url = mesh2.settings.database_url(ServiceKind::Dossier);
+    let db = dossier_database(&mesh2).await;
+    db.execute(
+        "INSERT INTO access_log_checkpoints (id, hash, archived_time) \
+         SELECT id, hash, 0 FROM access_log WHERE id = 3",
+    )
+    .await
+    .unwrap();
+    db.execute(lift).await.unwrap();
+    db.execute("DELETE FROM access_log WHERE id <= 3")
+        .await
+        .unwrap();
+    db.close().await;
+    let (holds, said) = audit_verify(url.expose());
+    assert!(holds, "{said}");
+    assert!(said.contains("3 entries checked (ids 4 to 6)"), "{said}");
+    // New entries extend the chain after the archive.
+    check_permission(&mesh2, &company, &patient_bsn)
+        .await
+        .unwrap();
+    let (holds, said) = audit_verify(url.expose());
+    assert!(holds && said.contains("ids 4 to 7"), "{said}");
+    mesh.stop().await;
+    mesh2.stop().await;
+}

@@ -9,9 +9,10 @@ use crate::storage::timed;
 
 /// Entries committed in one transaction at most.
 const MAX_GROUP: usize = 512;
-/// Entries per INSERT statement (14 parameters each, far below both
-/// engines' limits).
-const ROWS_PER_INSERT: usize = 128;
+/// The most entries one INSERT statement takes. A group is written in
+/// statements of 64, 32, 16, … 1 rows, so seven statement texts serve every
+/// group size and each is prepared once and cached.
+const MAX_ROWS_PER_INSERT: usize = 64;
 /// PostgreSQL's advisory lock that serialises the appends of every Dossier
 /// replica on one database ("TOESTEML" in ASCII).
 const CHAIN_LOCK: i64 = 0x544f_4553_5445_4d4c;
@@ -101,8 +102,12 @@ async fn commit(pool: &AnyPool, sqlite: bool, group: &[Job]) -> Result<Vec<Outco
         previous.clone_from(&hash);
         rows.push((id, entry, hash));
     }
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
-        insert(&mut tx, chunk).await?;
+    let mut rest = rows.as_slice();
+    while !rest.is_empty() {
+        let size = MAX_ROWS_PER_INSERT.min(1 << rest.len().ilog2());
+        let (chunk, after) = rest.split_at(size);
+        insert(&mut tx, chunk, sqlite).await?;
+        rest = after;
     }
     tx.commit().await?;
     Ok(outcomes)
@@ -122,9 +127,13 @@ fn logged(entry: &Entry, outcome: Outcome) -> Option<Entry> {
     }
 }
 
+/// One INSERT of `rows`. Placeholders are positional: `?` on SQLite,
+/// whose driver otherwise looks each `$N` up by name (a linear scan per
+/// parameter, quadratic over a statement of many rows), `$N` on PostgreSQL.
 async fn insert(
     connection: &mut sqlx::AnyConnection,
     rows: &[(i64, Entry, String)],
+    sqlite: bool,
 ) -> Result<(), sqlx::Error> {
     const COLUMNS: usize = 14;
     let mut sql = String::from(
@@ -137,7 +146,11 @@ async fn insert(
             if column > 0 {
                 sql.push_str(", ");
             }
-            sql.push_str(&format!("${}", row * COLUMNS + column + 1));
+            if sqlite {
+                sql.push('?');
+            } else {
+                sql.push_str(&format!("${}", row * COLUMNS + column + 1));
+            }
         }
         sql.push(')');
     }
