@@ -150,6 +150,15 @@ class Deployment:
             environment[key] = self.rewrite(str(value))
         command = [str(BINARY), *service["command"]]
         log = open(self.work / f"{name}.log", "ab")
+        if str(service.get("restart")) == "no":
+            # A one-shot (dossier-migrate): what depends on it waits for it
+            # to complete successfully.
+            done = subprocess.run(command, env=environment, stdout=log, stderr=subprocess.STDOUT, timeout=120)
+            if done.returncode != 0:
+                raise SystemExit(f"{name} failed: see {self.work / (name + '.log')}\n"
+                                 + (self.work / f"{name}.log").read_text()[-3000:])
+            print(f"completed: {name}")
+            return
         self.processes[name] = subprocess.Popen(command, env=environment, stdout=log, stderr=subprocess.STDOUT)
         self.wait_healthy(name)
 

@@ -48,7 +48,7 @@ docker-compose --env-file .env.example config --quiet
 # Without its secrets, compose must refuse to start.
 empty_env="$(mktemp)"
 if env -u JWT_SECRET_KEY -u INTERNAL_CLIENT_SECRET -u PSEUDONIEM_BSN_KEY -u POSTGRES_PASSWORD -u IDENTITY_DB_PASSWORD \
-    -u PSEUDONIEM_DB_PASSWORD -u DOSSIER_DB_PASSWORD \
+    -u PSEUDONIEM_DB_PASSWORD -u DOSSIER_DB_PASSWORD -u DOSSIER_OWNER_DB_PASSWORD \
     docker-compose --env-file "$empty_env" config --quiet 2>/dev/null; then
     echo "docker-compose accepted the file without its secrets" >&2
     rm -f "$empty_env"
@@ -87,7 +87,7 @@ pg_role_password="$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
 stop_postgres() { scripts/postgres.sh stop "$pg_dir/cluster" >/dev/null 2>&1 || true; rm -rf "$pg_dir"; }
 trap stop_postgres EXIT
 IDENTITY_DB_PASSWORD="$pg_role_password" PSEUDONIEM_DB_PASSWORD="$pg_role_password" \
-    DOSSIER_DB_PASSWORD="$pg_role_password" \
+    DOSSIER_DB_PASSWORD="$pg_role_password" DOSSIER_OWNER_DB_PASSWORD="$pg_role_password" \
     scripts/postgres.sh start "$pg_dir/cluster" "$pg_port" "$pg_admin_password" deploy/postgres/init-databases.sh
 TEST_POSTGRES_URL="postgres://postgres:$pg_admin_password@127.0.0.1:$pg_port" \
     TEST_POSTGRES_ROLE_PASSWORD="$pg_role_password" \

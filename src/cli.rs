@@ -58,6 +58,18 @@ pub enum Command {
         #[command(subcommand)]
         action: CompaniesAction,
     },
+    /// Applies a service's migrations to its database (DATABASE_URL: the
+    /// owner's) and, with --grant-to, grants the service's own role what it
+    /// needs and nothing more (PostgreSQL). Run before the service by a role
+    /// it never runs as, so the service cannot alter its append-only tables
+    /// (compose's dossier-migrate, Kubernetes' init container).
+    Migrate {
+        /// identity, pseudoniem or dossier.
+        service: String,
+        /// The role the service runs as, e.g. dossier.
+        #[arg(long)]
+        grant_to: Option<String>,
+    },
     /// Dossier's access log, on its database.
     Audit {
         #[command(subcommand)]
@@ -146,6 +158,22 @@ pub async fn run(cli: Cli) -> crate::Result<()> {
             action: TokenAction::Inspect { token },
         } => return inspect_token(&settings, token),
         Command::Keys { action } => return keys(&settings, action),
+        Command::Migrate { service, grant_to } => {
+            let (kind, schema) = match service.as_str() {
+                "identity" => (ServiceKind::Identity, &crate::identity::SCHEMA),
+                "pseudoniem" => (ServiceKind::Pseudoniem, &crate::pseudoniem::SCHEMA),
+                "dossier" => (ServiceKind::Dossier, &crate::dossier::SCHEMA),
+                other => {
+                    return Err(format!(
+                        "{other:?} has no database: migrate identity, pseudoniem or dossier"
+                    )
+                    .into());
+                }
+            };
+            crate::storage::migrate(&settings.storage(kind), schema, grant_to.as_deref()).await?;
+            println!("the {kind} database is up to date");
+            return Ok(());
+        }
         Command::Audit {
             action: AuditAction::Verify { database_url },
         } => return crate::dossier::operator::audit_verify(&settings, database_url).await,

@@ -50,9 +50,22 @@ use crate::storage::{Schema, StorageConfig};
 /// triggers that keep the choices append-only are written differently.
 static SQLITE: Migrator = sqlx::migrate!("services/dossier/migrations/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("services/dossier/migrations/postgres");
-static SCHEMA: Schema = Schema {
+/// On PostgreSQL the Dossier service's role does not own its database
+/// (an owner it never runs as applies the migrations): it may read and
+/// write dossiers, and only append choices and log entries, never change
+/// or remove one. The triggers say no to the owner's own mistakes; the
+/// missing grants say no to the service.
+pub static SCHEMA: Schema = Schema {
     sqlite: &SQLITE,
     postgres: &POSTGRES,
+    grants: &[
+        "GRANT USAGE ON SCHEMA public TO {role}",
+        "GRANT SELECT, INSERT, DELETE ON dossiers TO {role}",
+        "GRANT SELECT, INSERT ON choice_versions TO {role}",
+        "GRANT SELECT, INSERT ON access_log TO {role}",
+        "GRANT SELECT ON access_log_checkpoints TO {role}",
+        "GRANT SELECT ON _sqlx_migrations TO {role}",
+    ],
 };
 
 /// The Dossier service.

@@ -41,7 +41,7 @@ use crate::storage::{Schema, StorageConfig};
 
 /// The schema, embedded in the binary.
 static MIGRATOR: Migrator = sqlx::migrate!("services/identity/migrations");
-static SCHEMA: Schema = Schema::shared(&MIGRATOR);
+pub static SCHEMA: Schema = Schema::shared(&MIGRATOR);
 
 /// The Identity service.
 pub struct Identity;

@@ -31,7 +31,7 @@ use crate::storage::{Schema, StorageConfig};
 
 /// The schema, embedded in the binary.
 static MIGRATOR: Migrator = sqlx::migrate!("services/pseudoniem/migrations");
-static SCHEMA: Schema = Schema::shared(&MIGRATOR);
+pub static SCHEMA: Schema = Schema::shared(&MIGRATOR);
 
 /// The Pseudoniem service.
 pub struct Pseudoniem;

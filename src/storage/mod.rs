@@ -39,18 +39,25 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A service's schema: the migrations its database is brought up to, per
-/// engine.
+/// engine, and on PostgreSQL what a service role that does not own the
+/// database is granted.
 pub struct Schema {
     pub sqlite: &'static Migrator,
     pub postgres: &'static Migrator,
+    /// PostgreSQL `GRANT` statements with `{role}` for the service's role,
+    /// applied by [`migrate`] after the migrations (empty: the service owns
+    /// its database and needs none).
+    pub grants: &'static [&'static str],
 }
 
 impl Schema {
-    /// One set of migrations, in SQL both engines accept.
+    /// One set of migrations, in SQL both engines accept, for a service
+    /// that owns its database.
     pub const fn shared(migrator: &'static Migrator) -> Self {
         Self {
             sqlite: migrator,
             postgres: migrator,
+            grants: &[],
         }
     }
 }
@@ -61,6 +68,12 @@ impl Schema {
 /// For SQLite the parent directory is created, the file is created if
 /// missing, and every connection uses WAL with a busy timeout, so readers
 /// never block the writer and concurrent writers wait rather than fail.
+///
+/// On PostgreSQL a role that owns the database migrates it, as on SQLite.
+/// A role that does not (Dossier's in the deployments: an owner it never
+/// runs as applies the migrations, `toestemming migrate`) cannot, and
+/// should not be able to: it checks that the schema is at this release's
+/// version and refuses to start, saying what to run, when it is not.
 pub async fn open(config: &StorageConfig, schema: &Schema) -> Result<AnyPool, sqlx::Error> {
     sqlx::any::install_default_drivers();
     let url = config.url.expose();
@@ -120,8 +133,75 @@ pub async fn open(config: &StorageConfig, schema: &Schema) -> Result<AnyPool, sq
     } else {
         schema.postgres
     };
-    migrator.run(&pool).await?;
+    if sqlite || owns_database(&pool).await? {
+        migrator.run(&pool).await?;
+    } else {
+        require_version(&pool, migrator).await?;
+    }
     Ok(pool)
+}
+
+/// Applies the schema's migrations as the database's owner (`config`'s
+/// role), then on PostgreSQL grants `service_role` what the schema says it
+/// needs: `toestemming migrate SERVICE --grant-to ROLE`, run before the
+/// service by a role it never runs as.
+pub async fn migrate(
+    config: &StorageConfig,
+    schema: &Schema,
+    service_role: Option<&str>,
+) -> Result<(), crate::Error> {
+    let pool = open(config, schema).await?;
+    let postgres = !config.url.expose().starts_with("sqlite:");
+    if let (true, Some(role)) = (postgres, service_role) {
+        let valid = role
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            && role.bytes().next().is_some_and(|b| b.is_ascii_lowercase());
+        if !valid {
+            return Err(
+                format!("{role:?} is not a role name (lowercase letters, digits, _)").into(),
+            );
+        }
+        for grant in schema.grants {
+            pool.execute(grant.replace("{role}", &format!("\"{role}\"")).as_str())
+                .await?;
+        }
+    }
+    pool.close().await;
+    Ok(())
+}
+
+/// Whether the connected role owns the PostgreSQL database.
+async fn owns_database(pool: &AnyPool) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT pg_catalog.pg_get_userbyid(datdba) = current_user \
+         FROM pg_catalog.pg_database WHERE datname = current_database()",
+    )
+    .fetch_one(pool)
+    .await
+}
+
+/// Refuses a schema older than this release's, for a role that cannot
+/// migrate it.
+async fn require_version(pool: &AnyPool, migrator: &Migrator) -> Result<(), sqlx::Error> {
+    let needed = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+    let applied: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success")
+            .fetch_one(pool)
+            .await
+            .unwrap_or(0);
+    if applied < needed {
+        return Err(sqlx::Error::Configuration(
+            format!(
+                "the database's schema is at version {applied} and this release needs \
+                 {needed}; this role does not own the database, so the owner must apply the \
+                 migrations first: `toestemming migrate <service> --grant-to <this role>` \
+                 with the owner's DATABASE_URL"
+            )
+            .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Inline read connections for the hot reads, when the database is a

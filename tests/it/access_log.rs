@@ -55,12 +55,20 @@ fn traced<T>(message: T, token: &str, request_id: &str) -> tonic::Request<T> {
 }
 
 /// A pool on the mesh's Dossier database, as its owner (the file itself on
-/// SQLite; on PostgreSQL the role that owns the test database).
+/// SQLite; on PostgreSQL `dossier_owner`, which the service never runs as).
 async fn dossier_database(mesh: &TestMesh) -> AnyPool {
+    let url = mesh.settings.database_url(ServiceKind::Dossier);
+    connect(&crate::support::databases::owner_url(&url)).await
+}
+
+/// A pool on the mesh's Dossier database as the role the service runs as.
+async fn service_database(mesh: &TestMesh) -> AnyPool {
+    connect(&mesh.settings.database_url(ServiceKind::Dossier)).await
+}
+
+async fn connect(url: &toestemming::settings::DatabaseUrl) -> AnyPool {
     sqlx::any::install_default_drivers();
-    AnyPool::connect(mesh.settings.database_url(ServiceKind::Dossier).expose())
-        .await
-        .unwrap()
+    AnyPool::connect(url.expose()).await.unwrap()
 }
 
 /// `toestemming audit verify URL`: whether it passed, and what it said.
@@ -424,22 +432,33 @@ async fn verify_names_the_entry_an_owner_altered_and_the_service_can_alter_none(
     assert!(holds, "{said}");
     assert!(said.contains("5 entries checked (ids 1 to 5)"), "{said}");
 
-    // The service's own access cannot change an entry: the triggers.
+    // The service's own role cannot change an entry: on PostgreSQL it has
+    // no UPDATE or DELETE grant (42501); on SQLite the triggers refuse. The
+    // owner meets the triggers too.
+    let service = service_database(&mesh).await;
     let db = dossier_database(&mesh).await;
     for statement in [
         "UPDATE access_log SET gave_permission = 1 WHERE id = 3",
         "DELETE FROM access_log WHERE id = 3",
     ] {
-        let error = db.execute(statement).await.unwrap_err();
-        let error = error.as_database_error().expect("refused by the database");
-        assert!(
-            error.message().contains("append-only"),
-            "{statement}: {error}"
-        );
-        if on_postgres() {
-            assert_eq!(error.code().as_deref(), Some("42501"), "{statement}");
+        for (who, pool) in [("the service", &service), ("the owner", &db)] {
+            let error = pool.execute(statement).await.unwrap_err();
+            let error = error.as_database_error().expect("refused by the database");
+            if on_postgres() {
+                assert_eq!(error.code().as_deref(), Some("42501"), "{who}: {statement}");
+            }
+            let expected = if on_postgres() && who == "the service" {
+                "permission denied"
+            } else {
+                "append-only"
+            };
+            assert!(
+                error.message().contains(expected),
+                "{who}: {statement}: {error}"
+            );
         }
     }
+    service.close().await;
     // The database's owner can: it lifts the guard and gives permission
     // where none was given. Verify finds the very entry.
     let lift = if on_postgres() {

@@ -13,7 +13,7 @@ use toestemming::proto::pseudoniem::v1::GetPseudoniemRequest;
 use toestemming::settings::{DatabaseUrl, ServiceKind};
 use tokio_util::sync::CancellationToken;
 
-use crate::support::databases::{fresh_database, on_postgres};
+use crate::support::databases::{migrate_as_owner, on_postgres, owner_url, unmigrated_database};
 use crate::support::*;
 
 /// A pool on `url` (the service's own role on PostgreSQL).
@@ -58,8 +58,8 @@ async fn an_old_database_upgrades_without_losing_a_decision() {
         pseudoniemen.push(found.pseudoniem);
     }
     // The old release's Dossier database: consent on the dossier row.
-    let url = fresh_database(mesh.dir.path(), ServiceKind::Dossier, "old-dossier").await;
-    let old = pool(&url).await;
+    let url = unmigrated_database(mesh.dir.path(), ServiceKind::Dossier, "old-dossier").await;
+    let old = pool(&owner_url(&url)).await;
     old_schema(&old).await;
     let decided_at: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
     for (pseudoniem, consent) in pseudoniemen.iter().zip(["GRANTED", "DECLINED", "PENDING"]) {
@@ -78,8 +78,13 @@ async fn an_old_database_upgrades_without_losing_a_decision() {
         .unwrap();
     }
     old.close().await;
+    // On PostgreSQL the owner applies this release's migrations, as the
+    // deployment's dossier-migrate does; on SQLite the service does.
+    if on_postgres() {
+        migrate_as_owner(&url).await;
+    }
 
-    // This release's Dossier starts on it and upgrades it.
+    // This release's Dossier starts on it (and on SQLite upgrades it).
     let stop = CancellationToken::new();
     let upgraded = mesh
         .start_extra(ServiceKind::Dossier, stop.clone(), {
@@ -173,8 +178,11 @@ async fn choice_versions_refuse_update_and_delete_even_from_the_service_s_role()
     .await
     .unwrap();
     let before = list_choices(&mesh, &patient, true).await.unwrap();
-    // The role the Dossier service runs as (on SQLite: the file itself).
-    let db = pool(&mesh.settings.database_url(ServiceKind::Dossier)).await;
+    // The role the Dossier service runs as (on SQLite: the file itself),
+    // and on PostgreSQL also the database's owner.
+    let url = mesh.settings.database_url(ServiceKind::Dossier);
+    let service = pool(&url).await;
+    let owner = pool(&owner_url(&url)).await;
     let mut statements = vec![
         "UPDATE choice_versions SET consent = 'GRANTED'",
         "DELETE FROM choice_versions",
@@ -183,16 +191,27 @@ async fn choice_versions_refuse_update_and_delete_even_from_the_service_s_role()
         statements.push("TRUNCATE choice_versions");
     }
     for statement in statements {
-        let error = db.execute(statement).await.unwrap_err();
-        let database = error.as_database_error().expect("refused by the database");
-        assert!(
-            database.message().contains("append-only"),
-            "{statement}: {database}"
-        );
-        if on_postgres() {
-            assert_eq!(database.code().as_deref(), Some("42501"), "{statement}");
+        for (who, db) in [("the service", &service), ("the owner", &owner)] {
+            let error = db.execute(statement).await.unwrap_err();
+            let database = error.as_database_error().expect("refused by the database");
+            if on_postgres() {
+                // The service has no such grant; the owner meets the trigger.
+                assert_eq!(
+                    database.code().as_deref(),
+                    Some("42501"),
+                    "{who}: {statement}"
+                );
+            }
+            if who == "the owner" || !on_postgres() {
+                assert!(
+                    database.message().contains("append-only"),
+                    "{who}: {statement}: {database}"
+                );
+            }
         }
     }
+    service.close().await;
+    let db = owner;
     db.close().await;
     assert_eq!(list_choices(&mesh, &patient, true).await.unwrap(), before);
     mesh.stop().await;

@@ -21,8 +21,10 @@ use crate::support::*;
 use toestemming::auth::TokenIssuer;
 
 /// A mesh whose services keep their data in `cluster`'s databases, as the
-/// deployment names them.
+/// deployment names them; Dossier's migrated first by its owner, as the
+/// deployment's dossier-migrate does.
 async fn mesh_on(cluster: &Cluster) -> TestMesh {
+    crate::support::databases::migrate_as_owner(&cluster.service_url(ServiceKind::Dossier)).await;
     TestMesh::start_with(|settings| {
         for kind in [
             ServiceKind::Identity,
@@ -79,6 +81,36 @@ async fn each_service_role_reaches_only_its_own_database() {
             "{role} reached the {database} database"
         );
     }
+    // Dossier's role does not own its database: it reads and appends, and
+    // may neither rewrite the access log nor change the schema.
+    let mut dossier = PgConnection::connect(&cluster.url("dossier", "dossier"))
+        .await
+        .unwrap();
+    let owner: String = sqlx::query_scalar(
+        "SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = 'dossier'",
+    )
+    .fetch_one(&mut dossier)
+    .await
+    .unwrap();
+    assert_eq!(owner, "dossier_owner");
+    for statement in [
+        "UPDATE access_log SET refused = 1",
+        "DELETE FROM access_log",
+        "DELETE FROM choice_versions",
+        "CREATE TABLE mine (x int)",
+        "DROP TRIGGER access_log_is_never_changed ON access_log",
+    ] {
+        let error = sqlx::query(statement)
+            .execute(&mut dossier)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.as_database_error().and_then(|e| e.code()).as_deref(),
+            Some("42501"),
+            "{statement}"
+        );
+    }
+
     // Nor may a role make itself more: it is no superuser and cannot
     // create roles or databases.
     let mut identity = PgConnection::connect(&cluster.url("identity", "identity"))

@@ -5,11 +5,15 @@
 //! second time so, on a throwaway cluster that
 //! `deploy/postgres/init-databases.sh` prepared), every service of every
 //! test gets a fresh database there instead, owned by that service's role:
-//! the same roles and rights as the compose deployment.
+//! the same roles and rights as the compose deployment: Identity's and
+//! Pseudoniem's roles own their databases; Dossier's database is owned by
+//! `dossier_owner`, which applies the migrations and grants the `dossier`
+//! role what it needs, as `toestemming migrate dossier --grant-to dossier`
+//! does before the service starts.
 //!
 //! - `TEST_POSTGRES_URL`: the admin's URL, `postgres://postgres:PW@HOST:PORT`
 //! - `TEST_POSTGRES_ROLE_PASSWORD`: the password of the `identity`,
-//!   `pseudoniem` and `dossier` roles
+//!   `pseudoniem`, `dossier` and `dossier_owner` roles
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -55,9 +59,22 @@ pub fn on_postgres() -> bool {
     matches!(engine(), Engine::Postgres { .. })
 }
 
-/// A fresh, empty database for `service`: `<dir>/<label>.db`, or a new
-/// PostgreSQL database owned by the service's role.
+/// A fresh database for `service`: `<dir>/<label>.db`, or a new PostgreSQL
+/// database. Identity's and Pseudoniem's are empty and owned by the
+/// service's role. Dossier's is owned by `dossier_owner`, migrated by it,
+/// with the `dossier` role granted what it needs: the URL is the service
+/// role's, as the deployment runs it.
 pub async fn fresh_database(dir: &Path, service: ServiceKind, label: &str) -> DatabaseUrl {
+    let url = unmigrated_database(dir, service, label).await;
+    if service == ServiceKind::Dossier && on_postgres() {
+        migrate_as_owner(&url).await;
+    }
+    url
+}
+
+/// A fresh database for `service` with no schema yet (for a test that
+/// writes an older release's schema itself); the service role's URL.
+pub async fn unmigrated_database(dir: &Path, service: ServiceKind, label: &str) -> DatabaseUrl {
     match engine() {
         Engine::Sqlite => DatabaseUrl::sqlite_file(dir, label),
         Engine::Postgres {
@@ -66,22 +83,48 @@ pub async fn fresh_database(dir: &Path, service: ServiceKind, label: &str) -> Da
             role_password,
         } => {
             let name = format!("t_{}_{service}", uuid::Uuid::new_v4().simple());
+            let owner = if service == ServiceKind::Dossier {
+                "dossier_owner".to_owned()
+            } else {
+                service.to_string()
+            };
             let mut connection = PgConnection::connect(&format!("{admin}/postgres"))
                 .await
                 .expect("the test cluster accepts the admin");
-            connection
-                .execute(format!("CREATE DATABASE {name} OWNER {service}").as_str())
-                .await
-                .unwrap();
-            connection
-                .execute(format!("REVOKE ALL ON DATABASE {name} FROM PUBLIC").as_str())
-                .await
-                .unwrap();
+            for statement in [
+                format!("CREATE DATABASE {name} OWNER {owner}"),
+                format!("REVOKE ALL ON DATABASE {name} FROM PUBLIC"),
+                format!("GRANT CONNECT, TEMPORARY ON DATABASE {name} TO {owner}"),
+                format!("GRANT CONNECT ON DATABASE {name} TO {service}"),
+            ] {
+                connection.execute(statement.as_str()).await.unwrap();
+            }
             DatabaseUrl::new(format!(
                 "postgres://{service}:{role_password}@{address}/{name}"
             ))
         }
     }
+}
+
+/// `url` as its database's owner sees it: the same on SQLite; on
+/// PostgreSQL Dossier's databases are owned by `dossier_owner`.
+pub fn owner_url(url: &DatabaseUrl) -> DatabaseUrl {
+    DatabaseUrl::new(
+        url.expose()
+            .replacen("postgres://dossier:", "postgres://dossier_owner:", 1),
+    )
+}
+
+/// Dossier's migrations, applied as the owner, with the `dossier` role
+/// granted what it needs (`toestemming migrate dossier --grant-to dossier`).
+pub async fn migrate_as_owner(url: &DatabaseUrl) {
+    let owner = toestemming::settings::StorageConfig {
+        url: owner_url(url),
+        wait: std::time::Duration::from_secs(10),
+    };
+    toestemming::storage::migrate(&owner, &toestemming::dossier::SCHEMA, Some("dossier"))
+        .await
+        .unwrap();
 }
 
 /// Everything a database holds, as bytes to search for values that must
@@ -133,7 +176,8 @@ pub struct Cluster {
     dir: tempfile::TempDir,
     pub port: u16,
     pub admin_password: String,
-    /// The password of the `identity`, `pseudoniem` and `dossier` roles.
+    /// The password of the `identity`, `pseudoniem`, `dossier` and
+    /// `dossier_owner` roles.
     pub role_password: String,
 }
 
@@ -186,6 +230,7 @@ impl Cluster {
             .env("IDENTITY_DB_PASSWORD", &self.role_password)
             .env("PSEUDONIEM_DB_PASSWORD", &self.role_password)
             .env("DOSSIER_DB_PASSWORD", &self.role_password)
+            .env("DOSSIER_OWNER_DB_PASSWORD", &self.role_password)
             .status()
             .await
             .unwrap();
