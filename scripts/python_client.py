@@ -57,6 +57,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -549,6 +550,26 @@ def walkthrough(gen):
             check(consent.patient.identifier.value.startswith("urn:uuid:"), "the patient is not a pseudoniem")
         statuses = sorted(entry["resource"]["status"] for entry in entries)
         check(statuses == ["active", "active", "inactive"], f"statuses are {statuses}")
+        ok()
+
+        step("WatchConsent: the company watches, the patient grants, the change arrives at once")
+        changes = dossier.WatchConsent(dossier_pb2.WatchConsentRequest(),
+                                       timeout=TIMEOUT_SECONDS, metadata=bearer(company_token))
+        try:
+            changes.initial_metadata()  # the stream is open
+            asked = time.monotonic()
+            call(dossier.SetChoice, dossier_pb2.SetChoiceRequest(
+                company_name=company_name, consent=dossier_pb2.CONSENT_STATUS_GRANTED), patient_token)
+            change = next(changes)
+            took = time.monotonic() - asked
+        finally:
+            changes.cancel()
+        check(took < 1.0, f"the change took {took:.3f} s to arrive")
+        check(UUID_RE.match(change.dossier_id), "dossier_id is not a lowercase UUID")
+        expect_decision(change, dossier_pb2.CONSENT_STATUS_GRANTED,
+                        dossier_pb2.DECISION_REASON_COMPANY_CHOICE)
+        check(change.gave_permission is True, "gave_permission is False")
+        check(change.cursor, "the change has no cursor")
         ok()
     finally:
         for channel in channels:

@@ -10,7 +10,8 @@
 #   every_company GRANTED -> a second, verified company's CreateDossier
 #   (GRANTED, reason DEFAULT_CHOICE) -> ListMyChoices (both choices) ->
 #   ListMyAccessLog (every step about the patient, a refused attempt
-#   included)
+#   included) -> WatchConsent as the company while the patient grants (the
+#   change arrives within a second)
 #
 # plus: every address lists its service through reflection, CreateDossier
 # without a token is UNAUTHENTICATED, and a company token on Pseudoniem's
@@ -416,6 +417,47 @@ expect_field entries.0.companyName "$company_name"
 expect_field entries.0.actor ACTOR_HEALTHCARE_COMPANY
 expect_bool entries.1.gavePermission true
 expect_field entries.1.reason DECISION_REASON_DEFAULT_CHOICE
+ok
+
+step="WatchConsent: the company watches, the patient grants, the change arrives at once"
+watch_out="$work/watch.txt"
+"$GRPCURL" -plaintext -connect-timeout 5 -max-time 20 -v \
+    -H "authorization: Bearer $company_token" -d '{}' \
+    "$DOSSIER_ADDR" "$DOSSIER/WatchConsent" >"$watch_out" 2>/dev/null &
+watch_pid=$!
+# grpcurl -v prints the response headers once the stream is open.
+for _ in $(seq 100); do
+    grep -q "Response headers received" "$watch_out" && break
+    sleep 0.05
+done
+grep -q "Response headers received" "$watch_out" || fail "WatchConsent did not open"
+expect_ok "$DOSSIER_ADDR" "$DOSSIER/SetChoice" \
+    "{\"companyName\": \"$company_name\", \"consent\": \"CONSENT_STATUS_GRANTED\"}" "$patient_token"
+for _ in $(seq 20); do
+    grep -q "Response contents" "$watch_out" && break
+    sleep 0.05
+done
+kill "$watch_pid" 2>/dev/null || true
+wait "$watch_pid" 2>/dev/null || true
+python3 - "$watch_out" <<'PY' >"$out" || fail "WatchConsent sent no change within a second"
+import json, sys
+text = open(sys.argv[1]).read()
+marker = "Response contents:"
+changes = []
+at = text.find(marker)
+while at >= 0:
+    change, end = json.JSONDecoder().raw_decode(text[at + len(marker):].lstrip())
+    changes.append(change)
+    at = text.find(marker, at + len(marker))
+if len(changes) != 1:
+    sys.exit(1)
+print(json.dumps(changes[0]))
+PY
+expect_field consent CONSENT_STATUS_GRANTED
+expect_bool gavePermission true
+expect_field reason DECISION_REASON_COMPANY_CHOICE
+[[ "$(field dossierId)" =~ $uuid_re ]] || fail "dossierId is not a lowercase UUID"
+[[ -n "$(field cursor)" ]] || fail "the change has no cursor"
 ok
 
 echo "walkthrough: all steps passed"

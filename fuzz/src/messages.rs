@@ -70,6 +70,8 @@ request_messages! {
     // The period's timestamps are checked in services/dossier's private
     // `wire`; a company name is the shared CompanyName.
     dossier::ListMyAccessLogRequest => list_my_access_log,
+    // The cursor is an opaque paging token of the kind "watch".
+    dossier::WatchConsentRequest => watch_consent,
 }
 
 /// Decodes `data` as `M` the way tonic's prost codec does; a message that
@@ -320,6 +322,12 @@ fn list_my_access_log(request: &dossier::v1::ListMyAccessLogRequest) {
     page_size_field(request.page_size);
     if !request.company_name.is_empty() {
         company_name_field(&request.company_name);
+    }
+}
+
+fn watch_consent(request: &dossier::v1::WatchConsentRequest) {
+    if let Some([seq]) = toestemming::paging::decode_token::<1>("watch", &request.after) {
+        let _ = seq.parse::<i64>();
     }
 }
 

@@ -909,6 +909,14 @@ fn request_messages(seeds: &mut Vec<Seed>) {
     );
     message(
         seeds,
+        "toestemming.dossier.v1.WatchConsentRequest",
+        "resume",
+        &d::WatchConsentRequest {
+            after: b64("watch\u{1f}v1\u{1f}42".as_bytes()),
+        },
+    );
+    message(
+        seeds,
         "toestemming.identity.v1.ListCompaniesRequest",
         "prefix",
         &i::ListCompaniesRequest {

@@ -6,7 +6,7 @@
 
 use tonic::Request;
 
-use super::access_log::{Action, Change, Outcome};
+use super::access_log::{Action, Change, Outcome, Republish};
 use super::error::DossierError;
 use super::grpc::{DossierApi, entry};
 use super::wire;
@@ -59,9 +59,8 @@ impl DossierApi {
             company.as_str(),
         )?;
         let choices = self.store.choices_for(&company, &pseudoniem).await?;
-        let decision = self
-            .decision(&context, &company, &choices, logged.time)
-            .await?;
+        let verified = self.verified_if_asked(&context, &company, &choices).await?;
+        let decision = choices.decide(verified.unwrap_or(false), logged.time);
         logged.consent = Some(decision.consent);
         logged.reason = Some(decision.reason);
         let change = Change::CreateDossier {
@@ -69,7 +68,15 @@ impl DossierApi {
             company: company.clone(),
             pseudoniem: pseudoniem.clone(),
         };
-        let created = self.log.record(change, logged).await? == Outcome::Created(true);
+        // Its starting decision goes to the company's watchers with it.
+        let mut republish = Republish::dossier(&pseudoniem, &company);
+        republish
+            .verified
+            .extend(verified.map(|v| (company.clone(), v)));
+        let created = self
+            .write(&context, change, Some(logged), Some(republish))
+            .await?
+            == Outcome::Created(true);
         let view = self
             .store
             .find(&company, &pseudoniem)
@@ -138,8 +145,10 @@ impl DossierApi {
             company: company.clone(),
             pseudoniem,
         };
-        // The log marks a delete of no dossier as a refused attempt.
-        if self.log.record(change, logged).await? != Outcome::Deleted(true) {
+        // The log marks a delete of no dossier as a refused attempt. A
+        // deletion is not a decision: watchers are not told.
+        let context = CallContext::of(&request);
+        if self.write(&context, change, Some(logged), None).await? != Outcome::Deleted(true) {
             return Err(DossierError::NoDossierForPatient);
         }
         tracing::info!(company = %company, "dossier deleted");

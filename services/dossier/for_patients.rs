@@ -5,7 +5,7 @@
 
 use tonic::Request;
 
-use super::access_log::{Action, Change, Outcome};
+use super::access_log::{Action, Change, Outcome, Republish};
 use super::consent::{Consent, Millis, Stance};
 use super::error::DossierError;
 use super::grpc::{DossierApi, entry};
@@ -136,7 +136,16 @@ impl DossierApi {
             pseudoniem: pseudoniem.clone(),
             target: target.clone(),
         };
-        if self.log.record(change, logged).await? != Outcome::Withdrawn(true) {
+        let republish = reached(&pseudoniem, &target);
+        let outcome = self
+            .write(
+                &CallContext::of(&request),
+                change,
+                Some(logged),
+                Some(republish),
+            )
+            .await?;
+        if outcome != Outcome::Withdrawn(true) {
             return Err(DossierError::ChoiceNotFound);
         }
         tracing::info!(patient = %pseudoniem, about = %describe(&target), "choice withdrawn");
@@ -210,7 +219,16 @@ impl DossierApi {
             target: target.clone(),
             stance,
         };
-        let Outcome::Recorded(version) = self.log.record(change, logged).await? else {
+        let republish = reached(pseudoniem, target);
+        let outcome = self
+            .write(
+                &CallContext::of(request),
+                change,
+                Some(logged),
+                Some(republish),
+            )
+            .await?;
+        let Outcome::Recorded(version) = outcome else {
             return Err(crate::storage::StorageError::missing_row().into());
         };
         let (consent, until) = stance.stored();
@@ -321,6 +339,16 @@ fn checked_target(
             errors.add(field, rule);
             None
         }
+    }
+}
+
+/// The dossiers whose decision a change of the patient's choice about
+/// `target` can change: the one at that company, or, for the default,
+/// every dossier of the patient's.
+fn reached(pseudoniem: &Pseudoniem, target: &Target) -> Republish {
+    match target {
+        Target::Company(company) => Republish::dossier(pseudoniem, company),
+        Target::EveryCompany => Republish::patient(pseudoniem),
     }
 }
 

@@ -9,13 +9,16 @@
 //! `for_patients` holds every RPC that records, withdraws or lists a
 //! patient's choice.
 
+use std::sync::Arc;
+
 use futures_util::future::try_join_all;
 use tonic::{Request, Response, Status};
 
-use super::access_log::{AccessLog, Action, Actor, Entry};
+use super::access_log::{AccessLog, Action, Actor, Change, Entry, Outcome, Republish};
 use super::companies::Companies;
 use super::consent::{Choices, Decision, Millis};
 use super::error::DossierError;
+use super::feed::Feed;
 use super::model::DossierView;
 use super::store::DossierStore;
 use super::wire;
@@ -33,6 +36,8 @@ pub struct DossierApi {
     pub(super) companies: Companies,
     /// Every call about a patient is logged here before it is answered.
     pub(super) log: AccessLog,
+    /// WatchConsent's streams and the publications waiting on Identity.
+    pub(super) feed: Arc<Feed>,
 }
 
 /// A dossier's answer at one moment: the decision, and when it last
@@ -48,18 +53,34 @@ impl DossierApi {
         pseudoniemen: PseudoniemClient,
         companies: Companies,
         log: AccessLog,
+        feed: Arc<Feed>,
     ) -> Self {
         Self {
             store,
             pseudoniemen,
             companies,
             log,
+            feed,
         }
     }
 
-    /// What `choices` answer about `company` at `now`. Identity is asked
-    /// whether the company is verified only when the patient's default
-    /// would decide.
+    /// Whether `company` is verified, asked of Identity only when it
+    /// matters: when the patient's default would decide (`None` when it
+    /// would not).
+    pub(super) async fn verified_if_asked(
+        &self,
+        context: &CallContext,
+        company: &CompanyName,
+        choices: &Choices,
+    ) -> Result<Option<bool>, DossierError> {
+        if choices.default_would_decide() {
+            Ok(Some(self.companies.is_verified(context, company).await?))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// What `choices` answer about `company` at `now`.
     pub(super) async fn decision(
         &self,
         context: &CallContext,
@@ -67,12 +88,65 @@ impl DossierApi {
         choices: &Choices,
         now: Millis,
     ) -> Result<Decision, DossierError> {
-        let verified = if choices.default_would_decide() {
-            self.companies.is_verified(context, company).await?
-        } else {
-            false
+        let verified = self.verified_if_asked(context, company, choices).await?;
+        Ok(choices.decide(verified.unwrap_or(false), now))
+    }
+
+    /// Applies `change` with its `entry` in one transaction, publishing the
+    /// decisions `republish` names that it changed (WatchConsent). A
+    /// decision that waits on whether its company is verified is published
+    /// right after, once Identity has said; if Identity cannot say now, it
+    /// is retried in the background rather than failing a change that is
+    /// already committed.
+    pub(super) async fn write(
+        &self,
+        context: &CallContext,
+        change: Change,
+        entry: Option<Entry>,
+        republish: Option<Republish>,
+    ) -> Result<Outcome, DossierError> {
+        let committed = self.log.record(change, entry, republish.clone()).await?;
+        if let Some(republish) = republish
+            && !committed.unresolved.is_empty()
+        {
+            let rest = Republish {
+                companies: Some(committed.unresolved),
+                ..republish
+            };
+            self.resolve(context, rest).await;
+        }
+        Ok(committed.outcome)
+    }
+
+    /// Asks Identity whether each company `republish` names is verified,
+    /// then publishes; keeps it for a retry when Identity or the log
+    /// cannot be reached.
+    pub(super) async fn resolve(&self, context: &CallContext, mut republish: Republish) {
+        let companies = republish.companies.clone().unwrap_or_default();
+        let asked = try_join_all(
+            companies
+                .iter()
+                .map(|company| self.companies.is_verified(context, company)),
+        )
+        .await;
+        let published = match asked {
+            Ok(verified) => {
+                republish.verified = companies.into_iter().zip(verified).collect();
+                self.log
+                    .record(Change::None, None, Some(republish.clone()))
+                    .await
+                    .map(drop)
+                    .map_err(|failure| failure.to_string())
+            }
+            Err(error) => Err(error.to_string()),
         };
-        Ok(choices.decide(verified, now))
+        if let Err(error) = published {
+            tracing::warn!(
+                %error,
+                "a changed decision waits on Identity; publishing it to watchers later"
+            );
+            self.feed.defer(republish);
+        }
     }
 
     /// The answer the patient's choices give about `view`'s company now.
@@ -215,5 +289,14 @@ impl DossierService for DossierApi {
         request: Request<ListMyAccessLogRequest>,
     ) -> Result<Response<ListMyAccessLogResponse>, Status> {
         Ok(Response::new(self.list_access_log(request).await?))
+    }
+
+    type WatchConsentStream = super::watch::ChangeStream;
+
+    async fn watch_consent(
+        &self,
+        request: Request<WatchConsentRequest>,
+    ) -> Result<Response<Self::WatchConsentStream>, Status> {
+        Ok(Response::new(self.watch(request).await?))
     }
 }

@@ -11,7 +11,11 @@
 //! - `companies`: what Dossier asks Identity about companies;
 //! - `error`: what a call can fail with, answered in one place;
 //! - `access_log`: every call about a patient, logged before it is
-//!   answered, hash-chained; every write commits with its entry;
+//!   answered, hash-chained; every write commits with its entry and
+//!   publishes the decisions it changed to the feed;
+//! - `watch`: WatchConsent, the feed streamed to a company; `feed`: what
+//!   its streams share (wake-ups, the bound on watches); `publisher`: the
+//!   background tasks (expiries, retries, other replicas' notifications);
 //! - `store`: reading the dossiers, the append-only choice versions and
 //!   the access log;
 //! - `operator`: `toestemming audit verify`.
@@ -27,14 +31,18 @@ pub mod access_log;
 mod companies;
 mod consent;
 mod error;
+mod feed;
 mod for_companies;
 mod for_patients;
 mod grpc;
 mod model;
 pub mod operator;
+mod publisher;
 mod store;
+mod watch;
 mod wire;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
@@ -64,6 +72,7 @@ pub static SCHEMA: Schema = Schema {
         "GRANT SELECT, INSERT ON choice_versions TO {role}",
         "GRANT SELECT, INSERT ON access_log TO {role}",
         "GRANT SELECT ON access_log_checkpoints TO {role}",
+        "GRANT SELECT, INSERT ON decision_changes TO {role}",
         "GRANT SELECT ON _sqlx_migrations TO {role}",
     ],
 };
@@ -116,17 +125,26 @@ impl MeshService for Dossier {
             tokens.clone(),
             config.dependency_timeout,
         )?;
-        let sqlite = crate::storage::sqlite_file(&config.storage).is_some();
-        let log = access_log::AccessLog::start(pool.clone(), sqlite);
-        let api = grpc::DossierApi::new(
+        let sqlite = config.storage.url.expose().starts_with("sqlite:");
+        let (published, _) = tokio::sync::watch::channel(0);
+        let feed = feed::Feed::new(published.clone());
+        let log = access_log::AccessLog::start(pool.clone(), sqlite, published);
+        let api = Arc::new(grpc::DossierApi::new(
             store::DossierStore::new(pool, crate::storage::sqlite_reads(&config.storage)),
             pseudoniemen,
             companies::Companies::new(identity),
             log,
-        );
+            feed.clone(),
+        ));
+        // Both stop once the server has let go of the API.
+        tokio::spawn(publisher::publish_in_background(Arc::downgrade(&api)));
+        if !sqlite {
+            let url = config.storage.url.expose().to_owned();
+            tokio::spawn(publisher::relay_notifications(url, Arc::downgrade(&feed)));
+        }
         let verifier = crate::auth::keys::verifier_for(&config.jwt, &config.identity_url)?;
         Ok(Built {
-            app: GrpcApp::new(DossierServiceServer::new(api), verifier.clone()).into(),
+            app: GrpcApp::new(DossierServiceServer::from_arc(api), verifier.clone()).into(),
             handles: Handles {
                 internal_tokens: Some(tokens),
                 verifier: Some(verifier.clone()),

@@ -55,6 +55,9 @@ pub struct Principal {
     pub role: Role,
     /// The `jti` claim, for audit lines.
     pub token_id: Option<String>,
+    /// The `exp` claim, seconds since the epoch: when a long call made with
+    /// this token (a stream) must end.
+    pub expires_at: u64,
     pub token: VerifiedToken,
 }
 
@@ -64,6 +67,7 @@ impl Principal {
             subject: claims.sub,
             role: claims.role,
             token_id: claims.jti,
+            expires_at: claims.exp,
             token: VerifiedToken::new(token),
         }
     }

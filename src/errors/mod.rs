@@ -76,6 +76,12 @@ pub enum Reason {
     /// RESOURCE_EXHAUSTED: the server is at its in-flight cap. Retry with
     /// backoff.
     Overloaded,
+    /// RESOURCE_EXHAUSTED: the company holds as many WatchConsent streams
+    /// as it may; end one first.
+    TooManyWatches,
+    /// UNAVAILABLE: the server is shutting down and ended a stream it was
+    /// sending; call again (another replica, or this one restarted).
+    ShuttingDown,
     /// UNAVAILABLE: the service's database cannot be reached. Retry with
     /// backoff.
     StorageUnavailable,
@@ -98,7 +104,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 24] = [
+    pub const ALL: [Reason; 26] = [
         Reason::TokenMissing,
         Reason::TokenInvalid,
         Reason::TokenExpired,
@@ -117,6 +123,8 @@ impl Reason {
         Reason::DependencyTimeout,
         Reason::DeadlineExceeded,
         Reason::Overloaded,
+        Reason::TooManyWatches,
+        Reason::ShuttingDown,
         Reason::StorageUnavailable,
         Reason::StorageFull,
         Reason::KeysUnavailable,
@@ -146,6 +154,8 @@ impl Reason {
             Reason::DependencyTimeout => "DEPENDENCY_TIMEOUT",
             Reason::DeadlineExceeded => "DEADLINE_EXCEEDED",
             Reason::Overloaded => "OVERLOADED",
+            Reason::TooManyWatches => "TOO_MANY_WATCHES",
+            Reason::ShuttingDown => "SHUTTING_DOWN",
             Reason::StorageUnavailable => "STORAGE_UNAVAILABLE",
             Reason::StorageFull => "STORAGE_FULL",
             Reason::KeysUnavailable => "KEYS_UNAVAILABLE",
@@ -163,9 +173,10 @@ impl Reason {
             | Reason::TokenExpired
             | Reason::InvalidCredentials => Code::Unauthenticated,
             Reason::RoleNotAllowed => Code::PermissionDenied,
-            Reason::TooManyAttempts | Reason::Overloaded | Reason::StorageFull => {
-                Code::ResourceExhausted
-            }
+            Reason::TooManyAttempts
+            | Reason::Overloaded
+            | Reason::StorageFull
+            | Reason::TooManyWatches => Code::ResourceExhausted,
             Reason::InvalidArgument => Code::InvalidArgument,
             Reason::PatientAlreadyRegistered | Reason::CompanyNameTaken => Code::AlreadyExists,
             Reason::PatientNotFound
@@ -174,6 +185,7 @@ impl Reason {
             | Reason::CompanyNotFound
             | Reason::ChoiceNotFound => Code::NotFound,
             Reason::DependencyUnavailable
+            | Reason::ShuttingDown
             | Reason::StorageUnavailable
             | Reason::KeysUnavailable => Code::Unavailable,
             Reason::NoPublicKeySet => Code::FailedPrecondition,

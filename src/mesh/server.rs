@@ -65,6 +65,18 @@ fn count<B>(requests: Arc<AtomicU64>) -> impl Fn(B) -> B + Clone {
     }
 }
 
+/// Puts the server's shutdown signal in each request's extensions.
+fn draining<B>(
+    shutdown: CancellationToken,
+) -> impl Fn(http::Request<B>) -> http::Request<B> + Clone {
+    move |mut request| {
+        request
+            .extensions_mut()
+            .insert(super::shutdown::Draining(shutdown.clone()));
+        request
+    }
+}
+
 /// A gRPC service of the mesh, with health (reporting this service only)
 /// and reflection (listing it, health and reflection).
 async fn serve_grpc(
@@ -127,6 +139,8 @@ async fn serve_grpc(
             http::HeaderName::from_static(FORWARDED_AUTHORIZATION),
         ]))
         .map_request(count(requests))
+        // A streaming handler learns of the shutdown from its request.
+        .map_request(draining(shutdown.clone()))
         // Outermost but for the redaction: it times what a caller waits for
         // here, refusals and load-shed answers included.
         .layer(RpcMetricsLayer)

@@ -5,6 +5,13 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+/// In a request's extensions: cancelled when the server starts to shut
+/// down, so a handler that streams (WatchConsent) can end its stream cleanly,
+/// with a status the client can act on, instead of being cut off when the
+/// drain's grace runs out.
+#[derive(Clone, Debug)]
+pub struct Draining(pub CancellationToken);
+
 /// A token cancelled on the first Ctrl-C or SIGTERM. Servers stop accepting,
 /// finish the requests in flight, and return.
 pub fn on_signal() -> CancellationToken {

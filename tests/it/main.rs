@@ -34,6 +34,7 @@ mod token_inspect;
 mod token_verification;
 mod transport_bounds;
 mod walkthrough;
+mod watch_consent;
 mod website;
 mod website_choices;
 mod website_log;

@@ -22,15 +22,17 @@
 
 mod changes;
 pub mod entry;
+mod publish;
 pub mod verify;
 mod writer;
 
 use sqlx::AnyPool;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 pub use changes::{Change, Outcome};
 pub use entry::{Action, Actor, Entry};
-pub use writer::Failure;
+pub use publish::Republish;
+pub use writer::{Committed, Failure};
 
 /// Calls that may wait for the writer at once before the next one waits to
 /// queue (a bound, not a target: the writer empties the queue every
@@ -45,20 +47,29 @@ pub struct AccessLog {
 
 impl AccessLog {
     /// Starts the writer on `pool`; it stops when every handle is gone.
-    pub fn start(pool: AnyPool, sqlite: bool) -> Self {
+    /// `published` moves on after every group that published a decision
+    /// change (WatchConsent's streams wait on it).
+    pub fn start(pool: AnyPool, sqlite: bool, published: watch::Sender<u64>) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(writer::run(pool, sqlite, queue));
+        tokio::spawn(writer::run(pool, sqlite, queue, published));
         Self { jobs }
     }
 
-    /// Applies `change` and appends `entry` in one transaction, returning
-    /// once both are committed (or neither is).
-    pub async fn record(&self, change: Change, entry: Entry) -> Result<Outcome, Failure> {
+    /// Applies `change`, appends `entry` and publishes the decisions
+    /// `republish` names that changed, in one transaction, returning once
+    /// all of it is committed (or none is).
+    pub async fn record(
+        &self,
+        change: Change,
+        entry: Option<Entry>,
+        republish: Option<Republish>,
+    ) -> Result<Committed, Failure> {
         let (done, committed) = oneshot::channel();
         self.jobs
             .send(writer::Job {
                 change,
                 entry,
+                republish,
                 done,
             })
             .await
@@ -68,6 +79,6 @@ impl AccessLog {
 
     /// Appends `entry` alone.
     pub async fn append(&self, entry: Entry) -> Result<(), Failure> {
-        self.record(Change::None, entry).await.map(drop)
+        self.record(Change::None, Some(entry), None).await.map(drop)
     }
 }

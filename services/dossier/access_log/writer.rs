@@ -1,11 +1,13 @@
 //! The one task that writes the access log, a group at a time.
 
 use sqlx::{AnyPool, Row as _};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::changes::{Change, Outcome};
 use super::entry::{Entry, GENESIS};
-use crate::storage::timed;
+use super::publish::{Republish, publish};
+use crate::ids::CompanyName;
+use crate::storage::{StorageError, timed};
 
 /// Entries committed in one transaction at most.
 const MAX_GROUP: usize = 512;
@@ -17,11 +19,23 @@ const MAX_ROWS_PER_INSERT: usize = 64;
 /// replica on one database ("TOESTEML" in ASCII).
 const CHAIN_LOCK: i64 = 0x544f_4553_5445_4d4c;
 
-/// A change and its entry, waiting to be committed.
+/// A change, its entry and the decisions to publish after it, waiting to
+/// be committed.
 pub struct Job {
     pub change: Change,
-    pub entry: Entry,
-    pub done: oneshot::Sender<Result<Outcome, Failure>>,
+    /// `None` for work no call asked for (an expiry scan).
+    pub entry: Option<Entry>,
+    pub republish: Option<Republish>,
+    pub done: oneshot::Sender<Result<Committed, Failure>>,
+}
+
+/// What a committed job did.
+#[derive(Debug)]
+pub struct Committed {
+    pub outcome: Outcome,
+    /// Companies whose changed decision waits on whether they are verified
+    /// (`super::publish`).
+    pub unresolved: Vec<CompanyName>,
 }
 
 /// Why a group was not committed, as its calls answer it.
@@ -35,8 +49,15 @@ pub enum Failure {
     Full,
 }
 
-/// Writes groups of jobs until every sender is gone.
-pub async fn run(pool: AnyPool, sqlite: bool, mut jobs: mpsc::Receiver<Job>) {
+/// Writes groups of jobs until every sender is gone. After a group that
+/// published decision changes, `published` moves on (in this process) and
+/// PostgreSQL is told (`NOTIFY decision_changes`, for the other replicas).
+pub async fn run(
+    pool: AnyPool,
+    sqlite: bool,
+    mut jobs: mpsc::Receiver<Job>,
+    published: watch::Sender<u64>,
+) {
     while let Some(first) = jobs.recv().await {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -46,10 +67,13 @@ pub async fn run(pool: AnyPool, sqlite: bool, mut jobs: mpsc::Receiver<Job>) {
             }
         }
         match timed("dossier", "access_log_group", commit(&pool, sqlite, &group)).await {
-            Ok(outcomes) => {
-                for (job, outcome) in group.into_iter().zip(outcomes) {
+            Ok((committed, changes)) => {
+                if changes > 0 {
+                    published.send_modify(|generation| *generation += 1);
+                }
+                for (job, committed) in group.into_iter().zip(committed) {
                     // A caller that went away still had its entry written.
-                    let _ = job.done.send(Ok(outcome));
+                    let _ = job.done.send(Ok(committed));
                 }
             }
             Err(error) => {
@@ -68,8 +92,13 @@ pub async fn run(pool: AnyPool, sqlite: bool, mut jobs: mpsc::Receiver<Job>) {
 }
 
 /// One transaction: the chain's lock, the last hash, every change with its
-/// entry, commit.
-async fn commit(pool: &AnyPool, sqlite: bool, group: &[Job]) -> Result<Vec<Outcome>, sqlx::Error> {
+/// entry and the decisions it changed, commit. The outcomes, and how many
+/// decision changes were published.
+async fn commit(
+    pool: &AnyPool,
+    sqlite: bool,
+    group: &[Job],
+) -> Result<(Vec<Committed>, usize), StorageError> {
     let mut tx = if sqlite {
         // Takes the writer lock before reading the last hash, so no other
         // process appends in between.
@@ -89,12 +118,27 @@ async fn commit(pool: &AnyPool, sqlite: bool, group: &[Job]) -> Result<Vec<Outco
         Some(row) => (row.try_get::<i64, _>(0)?, row.try_get::<String, _>(1)?),
         None => (0, GENESIS.to_owned()),
     };
-    let mut outcomes = Vec::with_capacity(group.len());
+    let mut committed = Vec::with_capacity(group.len());
     let mut rows = Vec::with_capacity(group.len());
+    let mut last_seq = None;
+    let mut changes = 0;
     for job in group {
-        let outcome = job.change.apply(&mut tx, job.entry.time).await?;
-        outcomes.push(outcome);
-        let Some(entry) = logged(&job.entry, outcome) else {
+        let now = job
+            .entry
+            .as_ref()
+            .map_or_else(crate::storage::now_millis, |entry| entry.time);
+        let outcome = job.change.apply(&mut tx, now).await?;
+        let mut unresolved = Vec::new();
+        if let Some(republish) = &job.republish {
+            let published = publish(&mut tx, republish, now, &mut last_seq).await?;
+            changes += published.changes;
+            unresolved = published.unresolved;
+        }
+        committed.push(Committed {
+            outcome,
+            unresolved,
+        });
+        let Some(entry) = job.entry.as_ref().and_then(|entry| logged(entry, outcome)) else {
             continue;
         };
         id += 1;
@@ -109,8 +153,14 @@ async fn commit(pool: &AnyPool, sqlite: bool, group: &[Job]) -> Result<Vec<Outco
         insert(&mut tx, chunk, sqlite).await?;
         rest = after;
     }
+    if changes > 0 && !sqlite {
+        // Delivered at commit to every replica listening.
+        sqlx::query("NOTIFY decision_changes")
+            .execute(&mut *tx)
+            .await?;
+    }
     tx.commit().await?;
-    Ok(outcomes)
+    Ok((committed, changes))
 }
 
 /// The entry as it is logged after its change: a delete of a dossier that
@@ -180,7 +230,10 @@ async fn insert(
 /// How a failed group is answered: a full disk (SQLite's SQLITE_FULL,
 /// PostgreSQL's 53100 disk_full) is RESOURCE_EXHAUSTED, anything else
 /// UNAVAILABLE.
-fn failure(error: &sqlx::Error) -> Failure {
+fn failure(error: &StorageError) -> Failure {
+    let StorageError::Sqlx(error) = error else {
+        return Failure::Unavailable;
+    };
     let full = error.as_database_error().is_some_and(|database| {
         database.code().as_deref() == Some("53100")
             || database.code().as_deref() == Some("13")

@@ -183,6 +183,23 @@ impl DossierStore {
     }
 }
 
+/// The patient's dossiers, or only `company`'s, each with the choices that
+/// decide it, read on `connection`: inside the access log's transaction,
+/// to publish what a change did to their decisions.
+pub async fn views_on(
+    connection: &mut sqlx::AnyConnection,
+    pseudoniem: &Pseudoniem,
+    company: Option<&CompanyName>,
+) -> Result<Vec<DossierView>, StorageError> {
+    const SQL: &str = view_where!("WHERE d.pseudoniem = $1 AND ($2 = '' OR d.company_name = $2)");
+    let rows: Vec<ViewRow> = sqlx::query_as(SQL)
+        .bind(pseudoniem.as_str())
+        .bind(company.map_or("", CompanyName::as_str))
+        .fetch_all(&mut *connection)
+        .await?;
+    rows.into_iter().map(view).collect()
+}
+
 /// A row of `view_where!`, read by rusqlite.
 fn view_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ViewRow> {
     Ok((

@@ -7,7 +7,9 @@
 //!   decide it, in one statement: the hot read behind CheckPermission, one
 //!   indexed look-up per table;
 //! - `choices`: the patient's list of choices;
-//! - `access_log`: the patient's entries of the access log.
+//! - `access_log`: the patient's entries of the access log;
+//! - `feed`: the decision changes WatchConsent streams, and the grants
+//!   whose expiry changes a decision.
 //!
 //! Every write goes through the access log's writer, in the same
 //! transaction as its entry (`crate::dossier::access_log`).
@@ -20,8 +22,11 @@
 mod access_log;
 mod choices;
 mod dossiers;
+mod feed;
 
 pub use access_log::{LogFilter, LoggedEntry};
+pub use dossiers::views_on;
+pub use feed::FeedRow;
 
 use std::sync::Arc;
 
