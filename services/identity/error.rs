@@ -6,7 +6,7 @@ use tonic::Status;
 
 use crate::auth::AuthError;
 use crate::clients::DependencyError;
-use crate::errors::{FieldErrors, Reason, status, status_retry_after};
+use crate::errors::{FieldErrors, Reason, status, status_retry_after, status_with};
 use crate::storage::StorageError;
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +36,21 @@ pub enum IdentityError {
     /// name.
     #[error("no company is registered under this name")]
     CompanyNotFound,
+    /// FAILED_PRECONDITION (`PASSWORD_SIGNIN_DISABLED`): patients sign in
+    /// through the OpenID provider only here.
+    #[error(
+        "patients sign in through the identity provider here, not with a password; \
+         use the website's sign-in"
+    )]
+    PasswordSignInDisabled,
+    /// FAILED_PRECONDITION (`PROVIDER_NOT_CONFIGURED`): no OpenID provider
+    /// is configured (PATIENT_OIDC_ISSUER).
+    #[error("no identity provider is configured for patients")]
+    ProviderNotConfigured,
+    /// UNAVAILABLE (`DEPENDENCY_UNAVAILABLE`, dependency `openid-provider`):
+    /// the provider cannot be reached now.
+    #[error("the identity provider cannot be reached; try again later")]
+    ProviderUnavailable,
     /// INTERNAL: signing or hashing failed; a fault of this service.
     #[error("{0}")]
     Internal(&'static str),
@@ -53,6 +68,10 @@ pub const SIGN_IN_FAILED: IdentityError =
 /// The one answer for every refused company credential.
 pub const COMPANY_CREDENTIALS_REJECTED: IdentityError =
     IdentityError::InvalidCredentials("unknown company or wrong client secret");
+/// The one answer for every sign-in through the provider that proves
+/// nothing, whatever it was (the log says which).
+pub const PROVIDER_SIGN_IN_FAILED: IdentityError =
+    IdentityError::InvalidCredentials("the identity provider's sign-in could not be verified");
 /// The answer for a wrong service credential.
 pub const SERVICE_CREDENTIAL_REJECTED: IdentityError =
     IdentityError::InvalidCredentials("the service credential is not valid");
@@ -72,6 +91,15 @@ impl From<IdentityError> for Status {
             IdentityError::CompanyNameTaken => status(Reason::CompanyNameTaken, message),
             IdentityError::PatientNotFound => status(Reason::PatientNotFound, message),
             IdentityError::CompanyNotFound => status(Reason::CompanyNotFound, message),
+            IdentityError::PasswordSignInDisabled => {
+                status(Reason::PasswordSignInDisabled, message)
+            }
+            IdentityError::ProviderNotConfigured => status(Reason::ProviderNotConfigured, message),
+            IdentityError::ProviderUnavailable => status_with(
+                Reason::DependencyUnavailable,
+                message,
+                [("dependency", "openid-provider".to_owned())],
+            ),
             IdentityError::Internal(_) => {
                 tracing::error!(%message, "identity fault");
                 status(Reason::Internal, message)

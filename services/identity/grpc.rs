@@ -11,10 +11,12 @@ use super::credentials::{
     verify_password,
 };
 use super::error::{
-    COMPANY_CREDENTIALS_REJECTED, IdentityError, SERVICE_CREDENTIAL_REJECTED, SIGN_IN_FAILED,
+    COMPANY_CREDENTIALS_REJECTED, IdentityError, PROVIDER_SIGN_IN_FAILED,
+    SERVICE_CREDENTIAL_REJECTED, SIGN_IN_FAILED,
 };
 use super::login_throttle::LoginThrottle;
-use super::store::{IdentityStore, NewPatient};
+use super::provider::{PatientProvider, ProviderError};
+use super::store::{IdentityStore, NewPatient, Proofed};
 use super::validation;
 use crate::auth::keys::SigningKeyRing;
 use crate::auth::{Caller, IssuedToken, Role, TokenIssuer};
@@ -43,6 +45,16 @@ pub struct IdentityApi {
     decoy_secret_hash: StoredHash,
     /// Under EdDSA, the keys whose public halves GetJwks publishes.
     signing_keys: Option<Arc<SigningKeyRing>>,
+    /// RegisterPatient and LoginPatient work (the development mode).
+    password_sign_in: bool,
+    /// The patients' OpenID provider, when one is configured.
+    provider: Option<PatientProvider>,
+}
+
+/// How patients may sign in, for [`IdentityApi::new`].
+pub struct PatientSignIn {
+    pub password: bool,
+    pub provider: Option<PatientProvider>,
 }
 
 impl IdentityApi {
@@ -53,9 +65,12 @@ impl IdentityApi {
         internal_secret: ServiceCredential,
         throttle: LoginThrottle,
         signing_keys: Option<Arc<SigningKeyRing>>,
+        patients: PatientSignIn,
     ) -> Result<Self, IdentityError> {
         Ok(Self {
             signing_keys,
+            password_sign_in: patients.password,
+            provider: patients.provider,
             store,
             issuer,
             pseudoniemen,
@@ -74,10 +89,36 @@ impl IdentityApi {
             .map_err(|_| IdentityError::Internal("cannot sign a token"))
     }
 
+    /// Discovers the OpenID provider in the background, so the first
+    /// sign-in need not wait for it.
+    pub fn warm_up_provider(self: &Arc<Self>) {
+        if self.provider.is_some() {
+            let api = Arc::downgrade(self);
+            tokio::spawn(async move {
+                if let Some(api) = api.upgrade()
+                    && let Some(provider) = &api.provider
+                {
+                    provider.warm_up().await;
+                }
+            });
+        }
+    }
+
+    /// Refuses a password call where patients sign in through the
+    /// provider only.
+    fn password_sign_in(&self) -> Result<(), IdentityError> {
+        if self.password_sign_in {
+            Ok(())
+        } else {
+            Err(IdentityError::PasswordSignInDisabled)
+        }
+    }
+
     async fn register_patient(
         &self,
         request: Request<RegisterPatientRequest>,
     ) -> Result<RegisterPatientResponse, IdentityError> {
+        self.password_sign_in()?;
         let context = CallContext::of(&request);
         let input = request.into_inner();
         let mut errors = FieldErrors::new();
@@ -121,6 +162,7 @@ impl IdentityApi {
         &self,
         request: Request<LoginPatientRequest>,
     ) -> Result<LoginPatientResponse, IdentityError> {
+        self.password_sign_in()?;
         let context = CallContext::of(&request);
         let client = client_address(&request);
         let input = request.into_inner();
@@ -138,14 +180,17 @@ impl IdentityApi {
                 .map(|patient| (pseudoniem, patient)),
             None => None,
         };
-        // Unknown accounts are checked against the decoy, so both failures
-        // cost the same argon2 work.
-        let stored_hash = account.as_ref().map_or_else(
-            || self.decoy_password_hash.clone(),
-            |(_, patient)| patient.password_hash.clone(),
-        );
+        // Unknown accounts, and accounts the identity provider signs in
+        // (they have no password), are checked against the decoy, so every
+        // failure costs the same argon2 work.
+        let stored_hash = account
+            .as_ref()
+            .and_then(|(_, patient)| patient.password())
+            .map_or_else(|| self.decoy_password_hash.clone(), Clone::clone);
         let password_ok = verify_password(input.password.into(), stored_hash).await;
-        let Some((pseudoniem, _)) = account.filter(|_| password_ok) else {
+        let Some((pseudoniem, _)) =
+            account.filter(|(_, patient)| password_ok && patient.password().is_some())
+        else {
             self.throttle.record_failure(&bsn, client);
             tracing::info!(client = ?client, "sign-in failed");
             return Err(SIGN_IN_FAILED);
@@ -154,6 +199,64 @@ impl IdentityApi {
         let token = self.issue(pseudoniem.as_str(), Role::Patient)?;
         tracing::info!(patient = %pseudoniem, "patient signed in");
         Ok(LoginPatientResponse {
+            access_token: token.access_token,
+            token_type: "Bearer".into(),
+            expires_in: token.expires_in,
+        })
+    }
+
+    /// ExchangeProviderCode: the patient the provider vouches for, signed
+    /// in; the account made on the first sign-in, or taken over from a
+    /// password account of the development mode.
+    async fn exchange_provider_code(
+        &self,
+        request: Request<ExchangeProviderCodeRequest>,
+    ) -> Result<ExchangeProviderCodeResponse, IdentityError> {
+        let provider = self
+            .provider
+            .as_ref()
+            .ok_or(IdentityError::ProviderNotConfigured)?;
+        let context = CallContext::of(&request);
+        let client = client_address(&request);
+        let input = request.into_inner();
+        validation::provider_code(&input)?;
+        let proven = provider
+            .sign_in(
+                &input.code,
+                &input.code_verifier,
+                &input.redirect_uri,
+                &input.nonce,
+            )
+            .await
+            .map_err(|error| match error {
+                ProviderError::Unreachable(why) => {
+                    tracing::warn!(reason = %why, "provider sign-in failed: the provider cannot be reached");
+                    IdentityError::ProviderUnavailable
+                }
+                ProviderError::Refused(why) => {
+                    tracing::warn!(client = ?client, reason = %why, "provider sign-in refused");
+                    PROVIDER_SIGN_IN_FAILED
+                }
+            })?;
+        let pseudoniem = self.pseudoniemen.get(&context, &proven.bsn).await?;
+        let proofed = self
+            .store
+            .proofed_sign_in(&pseudoniem, &proven.first_name, &proven.last_name)
+            .await?;
+        match proofed {
+            Proofed::Created => {
+                tracing::info!(patient = %pseudoniem, "patient registered through the identity provider");
+            }
+            Proofed::TakenOver => tracing::warn!(
+                patient = %pseudoniem,
+                "a password account was taken over by the patient's first sign-in through the \
+                 identity provider; its password no longer works"
+            ),
+            Proofed::Returning => {}
+        }
+        let token = self.issue(pseudoniem.as_str(), Role::Patient)?;
+        tracing::info!(patient = %pseudoniem, "patient signed in through the identity provider");
+        Ok(ExchangeProviderCodeResponse {
             access_token: token.access_token,
             token_type: "Bearer".into(),
             expires_in: token.expires_in,
@@ -334,6 +437,13 @@ impl IdentityService for IdentityApi {
         request: Request<LoginPatientRequest>,
     ) -> Result<Response<LoginPatientResponse>, Status> {
         Ok(Response::new(self.login_patient(request).await?))
+    }
+
+    async fn exchange_provider_code(
+        &self,
+        request: Request<ExchangeProviderCodeRequest>,
+    ) -> Result<Response<ExchangeProviderCodeResponse>, Status> {
+        Ok(Response::new(self.exchange_provider_code(request).await?))
     }
 
     async fn get_my_profile(

@@ -4,6 +4,9 @@
 //! - `store`: patients (by pseudoniem, never by BSN) and companies;
 //! - `credentials`: argon2id passwords, hashed company secrets;
 //! - `login_throttle`: failed sign-ins per account and per client;
+//! - `provider`: the patients' OpenID Connect provider (a DigiD broker in
+//!   production): Identity exchanges the website's authorization codes and
+//!   verifies the ID tokens, so a patient is who the provider says;
 //! - `validation`: field rules;
 //! - `error`: what a call can fail with, answered in one place;
 //! - `operator`: what an operator does on the database directly (verifying
@@ -21,6 +24,7 @@ mod error;
 mod grpc;
 mod login_throttle;
 pub mod operator;
+mod provider;
 mod store;
 mod validation;
 
@@ -35,7 +39,8 @@ use crate::clients::PseudoniemClient;
 use crate::mesh::service::{Built, GrpcApp, Handles, MeshService};
 use crate::proto::identity::v1::identity_service_server::IdentityServiceServer;
 use crate::settings::{
-    ConfigError, JwtSettings, ServiceCredential, ServiceKind, Settings, ThrottlePolicy,
+    ConfigError, JwtSettings, PatientSignIn, ServiceCredential, ServiceKind, Settings,
+    ThrottlePolicy,
 };
 use crate::storage::{Schema, StorageConfig};
 
@@ -56,6 +61,8 @@ pub struct Config {
     pub pseudoniem_url: String,
     pub dependency_timeout: Duration,
     pub login_throttle: ThrottlePolicy,
+    /// Password sign-in on or off, and the OpenID provider.
+    pub patient_sign_in: PatientSignIn,
 }
 
 impl MeshService for Identity {
@@ -72,6 +79,7 @@ impl MeshService for Identity {
             pseudoniem_url: settings.peers.pseudoniem.clone(),
             dependency_timeout: settings.dependency_timeout,
             login_throttle: settings.login_throttle.clone(),
+            patient_sign_in: require_provider_secret(&settings.patient_sign_in)?,
         })
     }
 
@@ -95,6 +103,15 @@ impl MeshService for Identity {
             tokens.clone(),
             config.dependency_timeout,
         )?;
+        let provider = match &config.patient_sign_in.provider {
+            Some(settings) => {
+                let provider = provider::PatientProvider::new(settings).map_err(|problem| {
+                    ConfigError::new(format!("the OpenID provider's settings: {problem}"))
+                })?;
+                Some(provider)
+            }
+            None => None,
+        };
         let api = grpc::IdentityApi::new(
             store::IdentityStore::new(pool),
             issuer,
@@ -102,10 +119,16 @@ impl MeshService for Identity {
             config.internal_secret,
             login_throttle::LoginThrottle::new(config.login_throttle),
             config.jwt.signing_keys().cloned(),
+            grpc::PatientSignIn {
+                password: config.patient_sign_in.password,
+                provider,
+            },
         )
         .await?;
+        let api = Arc::new(api);
+        api.warm_up_provider();
         Ok(Built {
-            app: GrpcApp::new(IdentityServiceServer::new(api), verifier.clone()).into(),
+            app: GrpcApp::new(IdentityServiceServer::from_arc(api), verifier.clone()).into(),
             handles: Handles {
                 internal_tokens: Some(tokens),
                 verifier: Some(verifier.clone()),
@@ -114,4 +137,19 @@ impl MeshService for Identity {
             },
         })
     }
+}
+
+/// Identity exchanges codes as a confidential client: with a provider, its
+/// client secret is required.
+fn require_provider_secret(sign_in: &PatientSignIn) -> Result<PatientSignIn, ConfigError> {
+    if let Some(provider) = &sign_in.provider
+        && provider.client_secret.is_none()
+    {
+        return Err(ConfigError::new(
+            "PATIENT_OIDC_CLIENT_SECRET is not set. Identity exchanges the patients' \
+             authorization codes at the OpenID provider with the mesh's client secret: set it \
+             (or PATIENT_OIDC_CLIENT_SECRET_FILE) for Identity; the website never needs it.",
+        ));
+    }
+    Ok(sign_in.clone())
 }

@@ -11,8 +11,33 @@ use crate::storage::{Inserted, StorageError, now_millis, timed};
 pub struct PatientRecord {
     pub first_name: String,
     pub last_name: String,
+    /// Empty for an account the OpenID provider signs in: it has no
+    /// password.
     #[sqlx(try_from = "String")]
     pub password_hash: StoredHash,
+    /// When the provider first vouched for this patient; `None` for a
+    /// password account of the development mode.
+    pub proofed_at: Option<i64>,
+}
+
+impl PatientRecord {
+    /// The password hash, for an account that signs in by password.
+    pub fn password(&self) -> Option<&StoredHash> {
+        (self.proofed_at.is_none() && !self.password_hash.as_str().is_empty())
+            .then_some(&self.password_hash)
+    }
+}
+
+/// What a sign-in through the provider did to the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proofed {
+    /// The first sign-in for this BSN: a new account.
+    Created,
+    /// A password account for this BSN existed: it is the provider's now,
+    /// and its password is gone.
+    TakenOver,
+    /// The account had signed in through the provider before.
+    Returning,
 }
 
 /// A company row, as token issuing needs it.
@@ -87,12 +112,77 @@ impl IdentityStore {
             "identity",
             "patient",
             sqlx::query_as(
-                "SELECT first_name, last_name, password_hash FROM patients WHERE pseudoniem = $1",
+                "SELECT first_name, last_name, password_hash, proofed_at FROM patients \
+                 WHERE pseudoniem = $1",
             )
             .bind(pseudoniem.as_str())
             .fetch_optional(&self.pool),
         )
         .await?)
+    }
+
+    /// Records a sign-in the provider vouched for: creates the account,
+    /// or makes a password account the provider's (its password removed,
+    /// in the same statement that marks it proofed, so a concurrent
+    /// password sign-in sees one or the other). Names the provider sent
+    /// replace the account's; none sent keep them.
+    pub async fn proofed_sign_in(
+        &self,
+        pseudoniem: &Pseudoniem,
+        first_name: &str,
+        last_name: &str,
+    ) -> Result<Proofed, StorageError> {
+        let now = now_millis();
+        let inserted = Inserted::from_result(
+            timed(
+                "identity",
+                "insert_proofed_patient",
+                sqlx::query(
+                    "INSERT INTO patients \
+                     (pseudoniem, first_name, last_name, password_hash, created_at, proofed_at) \
+                     VALUES ($1, $2, $3, '', $4, $5)",
+                )
+                .bind(pseudoniem.as_str())
+                .bind(first_name)
+                .bind(last_name)
+                .bind(now)
+                .bind(now)
+                .execute(&self.pool),
+            )
+            .await,
+        )?;
+        if inserted == Inserted::Created {
+            return Ok(Proofed::Created);
+        }
+        let taken_over = timed(
+            "identity",
+            "take_over_patient",
+            sqlx::query(
+                "UPDATE patients SET password_hash = '', proofed_at = $2 \
+                 WHERE pseudoniem = $1 AND proofed_at IS NULL",
+            )
+            .bind(pseudoniem.as_str())
+            .bind(now)
+            .execute(&self.pool),
+        )
+        .await?
+        .rows_affected()
+            > 0;
+        if !first_name.is_empty() || !last_name.is_empty() {
+            sqlx::query(
+                "UPDATE patients SET first_name = $2, last_name = $3 WHERE pseudoniem = $1",
+            )
+            .bind(pseudoniem.as_str())
+            .bind(first_name)
+            .bind(last_name)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(if taken_over {
+            Proofed::TakenOver
+        } else {
+            Proofed::Returning
+        })
     }
 
     /// Inserts a company; its name is unique regardless of case.

@@ -38,9 +38,81 @@ pub fn name_prefix(value: &str) -> Result<String, &'static str> {
     Ok(value.to_lowercase())
 }
 
+/// ExchangeProviderCode's fields: each present and bounded; the PKCE
+/// verifier as RFC 7636 §4.1 has it (43 to 128 of `A-Z a-z 0-9 - . _ ~`);
+/// the redirect URI an http(s) URL. Whether they prove anything is for the
+/// provider and the ID token to say.
+pub fn provider_code(
+    input: &crate::proto::identity::v1::ExchangeProviderCodeRequest,
+) -> Result<(), crate::errors::FieldErrors> {
+    let mut errors = crate::errors::FieldErrors::new();
+    for (field, value, max) in [
+        ("code", &input.code, 2048),
+        ("nonce", &input.nonce, 512),
+        ("redirect_uri", &input.redirect_uri, 2048),
+    ] {
+        if value.is_empty() {
+            errors.add(field, "must not be empty");
+        } else if value.len() > max || value.chars().any(char::is_control) {
+            errors.add(
+                field,
+                format!("must be at most {max} bytes without control characters"),
+            );
+        }
+    }
+    let verifier = &input.code_verifier;
+    if !(43..=128).contains(&verifier.len())
+        || !verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+    {
+        errors.add(
+            "code_verifier",
+            "must be a PKCE code verifier: 43 to 128 of A-Z a-z 0-9 - . _ ~",
+        );
+    }
+    if !input.redirect_uri.is_empty()
+        && !url::Url::parse(&input.redirect_uri)
+            .is_ok_and(|url| matches!(url.scheme(), "http" | "https"))
+    {
+        errors.add("redirect_uri", "must be an http or https URL");
+    }
+    errors.into_result()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_provider_code_needs_every_field_and_a_real_verifier() {
+        use crate::proto::identity::v1::ExchangeProviderCodeRequest;
+        let good = ExchangeProviderCodeRequest {
+            code: "abc".into(),
+            code_verifier: "a".repeat(43),
+            redirect_uri: "https://toestemming.example.nl/signin/callback".into(),
+            nonce: "n-0S6_WzA2Mj".into(),
+        };
+        assert!(provider_code(&good).is_ok());
+        let fields = |request: &ExchangeProviderCodeRequest| {
+            provider_code(request).unwrap_err().field_names()
+        };
+        assert_eq!(
+            fields(&ExchangeProviderCodeRequest::default()),
+            "code,nonce,redirect_uri,code_verifier"
+        );
+        let short = ExchangeProviderCodeRequest {
+            code_verifier: "a".repeat(42),
+            ..good.clone()
+        };
+        assert_eq!(fields(&short), "code_verifier");
+        let odd = ExchangeProviderCodeRequest {
+            code_verifier: format!("{}+", "a".repeat(43)),
+            redirect_uri: "javascript:alert(1)".into(),
+            ..good
+        };
+        assert_eq!(fields(&odd), "code_verifier,redirect_uri");
+    }
 
     #[test]
     fn passwords_need_ten_characters() {

@@ -76,6 +76,10 @@ pub async fn register_form(
     visit: Visit,
     Query(notice): Query<Notice>,
 ) -> Response {
+    if !state.password_sign_in {
+        // Accounts are made at the first sign-in through the provider.
+        return see_other("/signin");
+    }
     let visit = visit.with_csrf_nonce(&state.sessions);
     let mut page = visit.layout(&state.sessions);
     page.notice = notice.text(visit.lang.texts());
@@ -149,6 +153,8 @@ pub async fn signin_form(
             page,
             errors: FormErrors::default(),
             bsn: String::new(),
+            provider: state.provider.as_ref().map(|p| p.name.clone()),
+            password: state.password_sign_in,
         },
     );
     (visit.jar, html).into_response()
@@ -195,6 +201,7 @@ pub async fn signin(
                     Some("INVALID_ARGUMENT") => field_errors(t, &error, t.error_password_missing),
                     Some("INVALID_CREDENTIALS") => FormErrors::general(t.error_wrong_credentials),
                     Some("TOO_MANY_ATTEMPTS") => FormErrors::general(t.error_too_many_attempts),
+                    Some("PASSWORD_SIGNIN_DISABLED") => FormErrors::general(t.provider_only),
                     _ => FormErrors::general(trouble(t, &error)),
                 };
                 (status_of(&error), errors)
@@ -207,6 +214,8 @@ pub async fn signin(
             page: visit.layout(&state.sessions),
             errors,
             bsn,
+            provider: state.provider.as_ref().map(|p| p.name.clone()),
+            password: state.password_sign_in,
         },
     )
 }

@@ -17,6 +17,8 @@
 //!   buttons that change something;
 //! - `choices`: the patient's choices, for a company before it asks or for
 //!   every company, their history, and `fhir`: their FHIR R4 download;
+//! - `provider_signin`: "Sign in with DigiD", the authorization code flow
+//!   with PKCE against the patients' OpenID provider;
 //! - `session`: the session cookie and CSRF tokens; `signed_in`: what a
 //!   page for a signed-in patient does first;
 //! - `who_looked`: the patient's access log ("who looked");
@@ -32,6 +34,7 @@ mod headers;
 mod i18n;
 mod local_time;
 mod pages;
+mod provider_signin;
 mod routes;
 mod session;
 mod signed_in;
@@ -44,7 +47,8 @@ use crate::auth::InternalTokenSource;
 use crate::clients::{DossierClient, IdentityClient};
 use crate::mesh::service::{App, Built, Handles, MeshService};
 use crate::settings::{
-    ConfigError, JwtSettings, ServiceCredential, ServiceKind, Settings, SigningSecret,
+    ConfigError, JwtSettings, ProviderSettings, ServiceCredential, ServiceKind, Settings,
+    SigningSecret,
 };
 
 /// The patient website.
@@ -66,6 +70,12 @@ pub struct Config {
     pub dossier_url: String,
     pub dependency_timeout: Duration,
     pub trust_proxy: bool,
+    /// The patients' OpenID provider (never its client secret), and the
+    /// website's address as browsers see it, for the redirect URI.
+    pub provider: Option<ProviderSettings>,
+    /// `WEBSITE_PUBLIC_URL`, else `http://` and the listen address.
+    pub public_url: String,
+    pub password_sign_in: bool,
 }
 
 impl MeshService for Website {
@@ -81,6 +91,23 @@ impl MeshService for Website {
             dossier_url: settings.peers.dossier.clone(),
             dependency_timeout: settings.dependency_timeout,
             trust_proxy: settings.website_trust_proxy,
+            provider: settings
+                .patient_sign_in
+                .provider
+                .clone()
+                .map(|mut provider| {
+                    // Only Identity exchanges codes.
+                    provider.client_secret = None;
+                    provider
+                }),
+            public_url: settings.website_public_url.clone().unwrap_or_else(|| {
+                let listen = settings
+                    .website_listen_addr
+                    .or(settings.listen_addr)
+                    .unwrap_or_else(|| Self::KIND.default_addr());
+                format!("http://{listen}")
+            }),
+            password_sign_in: settings.patient_sign_in.password,
         })
     }
 
@@ -103,6 +130,17 @@ impl MeshService for Website {
                 SigningSecret::generate()
             }
         };
+        let provider = match &config.provider {
+            Some(settings) => {
+                let provider =
+                    provider_signin::ProviderSignIn::new(settings, &config.public_url, &csrf_root)
+                        .map_err(|problem| {
+                            ConfigError::new(format!("the OpenID provider's settings: {problem}"))
+                        })?;
+                Some(Arc::new(provider))
+            }
+            None => None,
+        };
         let state = routes::WebsiteState {
             sessions: session::Sessions::new(&csrf_root, verifier.clone()),
             identity: IdentityClient::new(
@@ -112,6 +150,8 @@ impl MeshService for Website {
             )?,
             dossiers: DossierClient::new(&config.dossier_url, config.dependency_timeout)?,
             trust_proxy: config.trust_proxy,
+            provider,
+            password_sign_in: config.password_sign_in,
         };
         Ok(Built {
             app: App::Http(routes::router(Arc::new(state))),

@@ -100,6 +100,21 @@ pub struct SigninPage {
     pub page: Layout,
     pub errors: FormErrors,
     pub bsn: String,
+    /// The identity provider's name, when patients sign in through one.
+    pub provider: Option<String>,
+    /// Whether the BSN-and-password form is offered (development mode).
+    pub password: bool,
+}
+
+/// Right after a sign-in through the identity provider: a page that moves
+/// on to the dashboard by itself (see `provider_signin` for why it is not a
+/// redirect).
+#[derive(Template)]
+#[template(path = "signed_in.html")]
+pub struct SignedInPage {
+    pub page: Layout,
+    pub title: &'static str,
+    pub link: &'static str,
 }
 
 /// A moment, for `<time>`: machine-readable and for people.

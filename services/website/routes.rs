@@ -15,7 +15,7 @@ use axum_extra::extract::cookie::CookieJar;
 use super::i18n::Lang;
 use super::pages::{Layout, MessagePage, render};
 use super::session::Sessions;
-use super::{account, choices, dashboard, headers, who_looked};
+use super::{account, choices, dashboard, headers, provider_signin, who_looked};
 use crate::auth::{Caller, ClientAddress, Principal};
 use crate::clients::{DossierClient, IdentityClient};
 use crate::mesh::{CallContext, Deadline, RequestId};
@@ -27,6 +27,11 @@ pub struct WebsiteState {
     pub dossiers: DossierClient,
     /// Believe `X-Forwarded-For` and `X-Forwarded-Proto` from the peer.
     pub trust_proxy: bool,
+    /// The patients' identity provider, when there is one.
+    pub provider: Option<super::provider_signin::Provider>,
+    /// Whether patients may register and sign in with a BSN and password
+    /// (the development mode).
+    pub password_sign_in: bool,
 }
 
 pub type Shared = Arc<WebsiteState>;
@@ -40,6 +45,8 @@ pub fn router(state: Shared) -> Router {
             get(account::register_form).post(account::register),
         )
         .route("/signin", get(account::signin_form).post(account::signin))
+        .route("/signin/provider", get(provider_signin::start))
+        .route("/signin/callback", get(provider_signin::callback))
         .route("/signout", post(account::signout))
         .route("/consent", post(dashboard::decide))
         .route("/choices", get(choices::show).post(choices::choose))

@@ -21,8 +21,9 @@ use crate::mesh::CallContext;
 use crate::mesh::client::{MeshChannel, layered, upstream};
 use crate::proto::identity::v1::identity_service_client::IdentityServiceClient;
 use crate::proto::identity::v1::{
-    GetCompanyRequest, GetMyProfileRequest, GetMyProfileResponse, ListCompaniesRequest,
-    ListCompaniesResponse, LoginPatientRequest, LoginPatientResponse, RegisterPatientRequest,
+    ExchangeProviderCodeRequest, ExchangeProviderCodeResponse, GetCompanyRequest,
+    GetMyProfileRequest, GetMyProfileResponse, ListCompaniesRequest, ListCompaniesResponse,
+    LoginPatientRequest, LoginPatientResponse, RegisterPatientRequest,
 };
 use crate::settings::ConfigError;
 
@@ -105,6 +106,23 @@ impl IdentityClient {
             .as_service
             .clone()
             .login_patient(request)
+            .await
+            .map_err(|status| CallError::from_status(SERVICE, status))?;
+        Ok(response.into_inner())
+    }
+
+    /// ExchangeProviderCode, as the website, vouching for the browser's
+    /// address in `context`: what the provider's redirect brought, for the
+    /// mesh's Patient token.
+    pub async fn exchange_provider_code(
+        &self,
+        context: &CallContext,
+        request: ExchangeProviderCodeRequest,
+    ) -> Result<ExchangeProviderCodeResponse, CallError> {
+        let response = self
+            .as_service
+            .clone()
+            .exchange_provider_code(context.request(request))
             .await
             .map_err(|status| CallError::from_status(SERVICE, status))?;
         Ok(response.into_inner())

@@ -15,6 +15,7 @@ mod call_error;
 mod dossier;
 mod error;
 mod identity;
+pub mod oidc_http;
 mod pseudoniem;
 
 pub use call_error::CallError;

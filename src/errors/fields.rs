@@ -48,7 +48,7 @@ impl FieldErrors {
         if self.0.is_empty() { Ok(()) } else { Err(self) }
     }
 
-    fn field_names(&self) -> String {
+    pub fn field_names(&self) -> String {
         let names: Vec<&str> = self.0.iter().map(|v| v.field.as_str()).collect();
         names.join(",")
     }

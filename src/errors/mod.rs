@@ -79,6 +79,12 @@ pub enum Reason {
     /// RESOURCE_EXHAUSTED: the company holds as many WatchConsent streams
     /// as it may; end one first.
     TooManyWatches,
+    /// FAILED_PRECONDITION: patients sign in through the OpenID provider
+    /// only (`PATIENT_PASSWORD_SIGNIN=false`).
+    PasswordSignInDisabled,
+    /// FAILED_PRECONDITION: ExchangeProviderCode, but no provider is
+    /// configured.
+    ProviderNotConfigured,
     /// UNAVAILABLE: the server is shutting down and ended a stream it was
     /// sending; call again (another replica, or this one restarted).
     ShuttingDown,
@@ -104,7 +110,7 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 26] = [
+    pub const ALL: [Reason; 28] = [
         Reason::TokenMissing,
         Reason::TokenInvalid,
         Reason::TokenExpired,
@@ -125,6 +131,8 @@ impl Reason {
         Reason::Overloaded,
         Reason::TooManyWatches,
         Reason::ShuttingDown,
+        Reason::PasswordSignInDisabled,
+        Reason::ProviderNotConfigured,
         Reason::StorageUnavailable,
         Reason::StorageFull,
         Reason::KeysUnavailable,
@@ -156,6 +164,8 @@ impl Reason {
             Reason::Overloaded => "OVERLOADED",
             Reason::TooManyWatches => "TOO_MANY_WATCHES",
             Reason::ShuttingDown => "SHUTTING_DOWN",
+            Reason::PasswordSignInDisabled => "PASSWORD_SIGNIN_DISABLED",
+            Reason::ProviderNotConfigured => "PROVIDER_NOT_CONFIGURED",
             Reason::StorageUnavailable => "STORAGE_UNAVAILABLE",
             Reason::StorageFull => "STORAGE_FULL",
             Reason::KeysUnavailable => "KEYS_UNAVAILABLE",
@@ -188,7 +198,9 @@ impl Reason {
             | Reason::ShuttingDown
             | Reason::StorageUnavailable
             | Reason::KeysUnavailable => Code::Unavailable,
-            Reason::NoPublicKeySet => Code::FailedPrecondition,
+            Reason::NoPublicKeySet
+            | Reason::PasswordSignInDisabled
+            | Reason::ProviderNotConfigured => Code::FailedPrecondition,
             Reason::DependencyTimeout | Reason::DeadlineExceeded => Code::DeadlineExceeded,
             Reason::MethodNotFound => Code::Unimplemented,
             Reason::Internal => Code::Internal,

@@ -14,6 +14,7 @@
 
 mod jwt;
 mod limits;
+mod patients;
 mod peers;
 mod secrets;
 mod services;
@@ -30,6 +31,7 @@ pub use jwt::{
     MAX_LEEWAY, PublicKeySettings, SigningKeySource, TOKEN_LIFETIME, TokenKeys,
 };
 pub use limits::{ServerLimits, ThrottlePolicy};
+pub use patients::{PatientSignIn, ProviderSecret, ProviderSettings};
 pub use peers::{Peers, Target};
 pub use secrets::{DatabaseUrl, MIN_SECRET_BYTES, ServiceCredential, SigningSecret, StorageConfig};
 pub use services::ServiceKind;
@@ -134,6 +136,11 @@ pub struct Settings {
     pub dependency_timeout: Duration,
     pub login_throttle: ThrottlePolicy,
     pub limits: ServerLimits,
+    /// How patients sign in: the OpenID provider, and whether passwords
+    /// still work (`PATIENT_*`).
+    pub patient_sign_in: PatientSignIn,
+    /// `WEBSITE_PUBLIC_URL`: the website's address as browsers see it.
+    pub website_public_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -156,6 +163,8 @@ impl Default for Settings {
             dependency_timeout: Duration::from_secs(3),
             login_throttle: ThrottlePolicy::default(),
             limits: ServerLimits::default(),
+            patient_sign_in: PatientSignIn::default(),
+            website_public_url: None,
         }
     }
 }
@@ -238,6 +247,8 @@ impl Settings {
                 .map_or(defaults.dependency_timeout, Duration::from_millis),
             login_throttle,
             limits: defaults.limits,
+            patient_sign_in: env.patient_sign_in(),
+            website_public_url: env.public_url(),
         };
         if env.problems.is_empty() {
             Ok(settings)

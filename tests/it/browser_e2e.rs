@@ -34,7 +34,7 @@ fn output_dir() -> PathBuf {
 }
 
 /// A tool the test needs: `variable`, else `default`; fails with what to run.
-fn tool(variable: &str, default: &str) -> PathBuf {
+pub fn tool(variable: &str, default: &str) -> PathBuf {
     let path = std::env::var_os(variable).map_or_else(|| PathBuf::from(default), PathBuf::from);
     assert!(
         path.exists(),
@@ -46,7 +46,7 @@ fn tool(variable: &str, default: &str) -> PathBuf {
 }
 
 /// chromedriver on a free port, stopped when dropped.
-struct Driver {
+pub struct Driver {
     child: Child,
     url: String,
 }
@@ -59,7 +59,7 @@ impl Drop for Driver {
 }
 
 impl Driver {
-    async fn start() -> Self {
+    pub async fn start() -> Self {
         let binary = tool("CHROMEDRIVER", "/usr/bin/chromedriver");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -87,7 +87,7 @@ impl Driver {
     /// A headless Chromium session with its own empty profile. The flags
     /// keep it off the network: this machine has none, and Chromium's
     /// background connections would only fail.
-    async fn browser(&self, profile: &Path) -> Client {
+    pub async fn browser(&self, profile: &Path) -> Client {
         let chromium = tool("CHROME_BIN", "/usr/bin/chromium");
         let capabilities = json!({
             "browserName": "chrome",
@@ -115,7 +115,7 @@ impl Driver {
 }
 
 /// Types `text` into the input with `id`.
-async fn fill(browser: &Client, id: &str, text: &str) {
+pub async fn fill(browser: &Client, id: &str, text: &str) {
     browser
         .find(Locator::Id(id))
         .await
@@ -125,7 +125,7 @@ async fn fill(browser: &Client, id: &str, text: &str) {
         .unwrap();
 }
 
-async fn click(browser: &Client, css: &str) {
+pub async fn click(browser: &Client, css: &str) {
     browser
         .find(Locator::Css(css))
         .await
@@ -136,7 +136,7 @@ async fn click(browser: &Client, css: &str) {
 }
 
 /// The path (and query) the browser is on.
-async fn path(browser: &Client) -> String {
+pub async fn path(browser: &Client) -> String {
     let url = browser.current_url().await.unwrap();
     match url.query() {
         Some(query) => format!("{}?{query}", url.path()),
@@ -146,13 +146,13 @@ async fn path(browser: &Client) -> String {
 
 /// Waits until the browser has arrived at `expected` (a form's submission
 /// may still be loading when the click returns), and fails if it does not.
-async fn arrive(browser: &Client, expected: &str) {
+pub async fn arrive(browser: &Client, expected: &str) {
     arrive_showing(browser, expected, "").await;
 }
 
 /// Waits until the browser is at `expected` showing `text`: after a form
 /// that leads back to the same address, the text tells the pages apart.
-async fn arrive_showing(browser: &Client, expected: &str, text: &str) {
+pub async fn arrive_showing(browser: &Client, expected: &str, text: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let now = path(browser).await;
@@ -172,7 +172,7 @@ async fn arrive_showing(browser: &Client, expected: &str, text: &str) {
 }
 
 /// The serious and critical axe-core violations of the current page.
-async fn accessibility_violations(browser: &Client, axe: &str) -> Vec<String> {
+pub async fn accessibility_violations(browser: &Client, axe: &str) -> Vec<String> {
     browser.execute(axe, vec![]).await.expect("axe-core loads");
     let outcome = browser
         .execute_async(
@@ -210,7 +210,7 @@ async fn assert_no_sideways_scrolling(browser: &Client, what: &str) {
     );
 }
 
-async fn screenshot(browser: &Client, name: &str) {
+pub async fn screenshot(browser: &Client, name: &str) {
     let png = browser.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
     std::fs::write(output_dir().join(name), png).unwrap();

@@ -8,6 +8,8 @@
 pub mod calls;
 pub mod checks;
 pub mod databases;
+pub mod oidc_provider;
+pub mod rogue_provider;
 pub mod token_contents;
 
 // benches/mesh.rs includes this file too and uses none of these.
@@ -154,6 +156,18 @@ impl TestMesh {
         tweak: impl FnOnce(&mut Settings),
     ) -> Started {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        self.start_extra_on(kind, listener, shutdown, tweak).await
+    }
+
+    /// [`Self::start_extra`] on a listener the test bound (to know its
+    /// address beforehand: a redirect URI, a public URL).
+    pub async fn start_extra_on(
+        &self,
+        kind: ServiceKind,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> Started {
         let port = listener.local_addr().unwrap().port();
         let mut settings = self.settings.clone();
         settings.peers = toestemming::settings::Peers {
