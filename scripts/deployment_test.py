@@ -11,10 +11,20 @@ would), and starts each service exactly as compose would configure it:
 - identity, pseudoniem, dossier, website: the real binary with the command
   and only the environment the compose file sets, host names rewritten to
   127.0.0.1 (and postgres:5432 to the cluster's port), started in
-  depends_on order, each waited for with its own compose healthcheck.
+  depends_on order, each waited for with its own compose healthcheck;
+- keycloak (no image here): the certified `oidc-provider` in its place
+  (scripts/oidc-provider.mjs) at Keycloak's issuer URL and published port,
+  with the client, the redirect URI and the test patients of the realm
+  import the compose file mounts.
+
+Password sign-in is off in compose, so patients sign in through the
+provider as a browser would (scripts/provider_signin.py, through the
+website's own flow), and the walkthrough runs with those sign-ins in place
+of its password steps.
 
 Then it runs the contract walkthrough (scripts/walkthrough.sh) against the
-published ports, stores an account, a company, a dossier and a consent,
+published ports, stores an account (made by a sign-in through the
+provider), a company, a dossier and a consent,
 restarts every service, and checks that all of it survived and that the
 access log's hash chain holds (`toestemming audit verify`, as in the
 dossier container). It also checks
@@ -29,12 +39,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shlex
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -123,6 +135,8 @@ class Deployment:
             value = value.replace(f"{prefix}postgres:5432", f"{prefix}127.0.0.1:{self.pg_port}")
             for name in self.services:
                 value = value.replace(f"{prefix}{name}:", f"{prefix}127.0.0.1:")
+                # A network alias that browsers resolve too (*.localhost).
+                value = value.replace(f"{prefix}{name}.localhost:", f"{prefix}127.0.0.1:")
         return value.replace("0.0.0.0:", "127.0.0.1:")
 
     def start_postgres(self) -> None:
@@ -143,7 +157,48 @@ class Deployment:
         )
         print(f"postgres: a throwaway cluster on 127.0.0.1:{self.pg_port}, prepared by {Path(init_scripts[0]).name}")
 
+    def start_provider(self) -> None:
+        """`oidc-provider` where compose runs Keycloak: its issuer URL (as
+        Identity is configured with it), its published port, the realm
+        import's client and test patients."""
+        keycloak = self.services["keycloak"]
+        identity = self.services["identity"]["environment"]
+        realm_file = next(source for source, target in map(volume_paths, keycloak.get("volumes", []))
+                          if target.startswith("/opt/keycloak/data/import/"))
+        realm = json.loads(Path(realm_file).read_text())
+        client = realm["clients"][0]
+        environment = {k: str(v) for k, v in keycloak["environment"].items()}
+        def placeholders(text: str) -> str:
+            """Keycloak's `${env.NAME}` placeholders, as its import fills them."""
+            return re.sub(r"\$\{env\.([A-Z_]+)\}", lambda m: environment[m.group(1)], text)
+        accounts = [
+            {"login": user["username"], "bsn": user.get("attributes", {}).get("bsn", [None])[0],
+             "given_name": user.get("firstName"), "family_name": user.get("lastName")}
+            for user in realm.get("users", [])
+        ]
+        port = self.published("keycloak").rsplit(":", 1)[1]
+        log = open(self.work / "keycloak.log", "ab")
+        process = subprocess.Popen(
+            ["node", str(ROOT / "scripts" / "oidc-provider.mjs")],
+            env={"PATH": os.environ["PATH"], "OIDC_PORT": port,
+                 "OIDC_ISSUER": self.rewrite(str(identity["PATIENT_OIDC_ISSUER"])),
+                 "OIDC_CLIENT_ID": client["clientId"],
+                 "OIDC_CLIENT_SECRET": placeholders(client["secret"]),
+                 "OIDC_REDIRECT_URIS": ",".join(placeholders(uri) for uri in client["redirectUris"]),
+                 "OIDC_ACCOUNTS": json.dumps(accounts), "OIDC_ANY_BSN": "true"},
+            stdout=subprocess.PIPE, stderr=log, text=True)
+        line = process.stdout.readline()
+        if not line.startswith("listening "):
+            raise SystemExit(f"the provider did not start: see {self.work / 'keycloak.log'}")
+        # Keep reading what it prints, or a full pipe stops it.
+        threading.Thread(target=lambda: process.stdout.read(), daemon=True).start()
+        self.processes["keycloak"] = process
+        print(f"healthy: keycloak (oidc-provider in its place, {line.split()[1]})")
+
     def start(self, name: str) -> None:
+        if name == "keycloak":
+            self.start_provider()
+            return
         service = self.services[name]
         environment = {"PATH": os.environ["PATH"], "RUST_LOG": "info"}
         for key, value in (service.get("environment") or {}).items():
@@ -249,36 +304,53 @@ def main() -> int:
         check("pseudoniem" not in [n for n, s in deployment.services.items() if s.get("ports")],
               "Pseudoniem's port is not published")
 
+        # Patients sign in through the provider, as a browser does, at the
+        # website's public address (the provider's redirect URI).
+        website_url = str(deployment.services["website"]["environment"]["WEBSITE_PUBLIC_URL"])
+        signin = [str(ROOT / "scripts" / "provider_signin.py")]
+        signin_env = {**os.environ, "WEBSITE_URL": website_url}
+
+        def sign_in(bsn: str) -> str | None:
+            done = subprocess.run(signin + [bsn], env=signin_env, capture_output=True, text=True)
+            if done.returncode != 0:
+                print(done.stderr.strip(), file=sys.stderr)
+                return None
+            return done.stdout.strip()
+
         # The walkthrough's operator verifies a company as with
         # `docker compose exec identity toestemming companies verify NAME`.
         verify = f"{deployment.exec_script('identity')} companies verify"
         walkthrough = subprocess.run(
             [str(ROOT / "scripts" / "walkthrough.sh")],
-            env={**os.environ, "GRPCURL": GRPCURL, "IDENTITY_ADDR": identity,
+            env={**signin_env, "GRPCURL": GRPCURL, "IDENTITY_ADDR": identity,
                  "PSEUDONIEM_ADDR": "127.0.0.1:50052", "DOSSIER_ADDR": dossier,
-                 "WALKTHROUGH_VERIFY_COMPANY": verify},
+                 "WALKTHROUGH_VERIFY_COMPANY": verify,
+                 "WALKTHROUGH_PATIENT_SIGNIN": " ".join(signin)},
         )
         check(walkthrough.returncode == 0, "the contract walkthrough passes against the compose topology")
 
-        # Data that must survive a restart of every service.
+        # Knowing a BSN proves nothing here: no password account can be made.
         bsn, password = "123456782", "a deployment password 4711"
+        ok, refused = grpcurl(identity, f"{IDENTITY}/RegisterPatient",
+                              {"bsn": bsn, "first_name": "Blijf", "last_name": "Hier", "password": password})
+        check(not ok and "PASSWORD_SIGNIN_DISABLED" in str(refused),
+              "RegisterPatient is refused: patients sign in through the provider")
+
+        # Data that must survive a restart of every service.
         ok, company = grpcurl(identity, f"{IDENTITY}/RegisterCompany", {"company_name": "Blijvend Zorg"})
         check(ok, "RegisterCompany")
-        ok, _ = grpcurl(identity, f"{IDENTITY}/RegisterPatient",
-                        {"bsn": bsn, "first_name": "Blijf", "last_name": "Hier", "password": password})
-        check(ok, "RegisterPatient")
         ok, token = grpcurl(identity, f"{IDENTITY}/IssueCompanyToken",
                             {"company_id": company["companyId"], "client_secret": company["clientSecret"]})
         company_token = token["accessToken"]
         ok, created = grpcurl(dossier, f"{DOSSIER}/CreateDossier", {"bsn": bsn}, company_token)
         check(ok, "CreateDossier")
-        ok, login = grpcurl(identity, f"{IDENTITY}/LoginPatient", {"bsn": bsn, "password": password})
-        check(ok, "LoginPatient")
+        patient_token = sign_in(bsn)
+        check(patient_token is not None, "the patient signs in through the provider")
         ok, _ = grpcurl(dossier, f"{DOSSIER}/SetConsent",
                         {"dossier_id": created["dossier"]["id"], "consent": "CONSENT_STATUS_GRANTED"},
-                        login["accessToken"])
+                        patient_token)
         check(ok, "SetConsent GRANTED")
-        sensitive += [bsn, password, company["clientSecret"], company_token, login["accessToken"]]
+        sensitive += [bsn, password, company["clientSecret"], company_token, patient_token or ""]
 
         print("--- restarting every service")
         deployment.stop_all()
@@ -288,9 +360,11 @@ def main() -> int:
                             {"company_id": company["companyId"], "client_secret": company["clientSecret"]})
         check(ok, "after the restart the company and its secret are known")
         company_token = token["accessToken"] if ok else ""
-        ok, login = grpcurl(identity, f"{IDENTITY}/LoginPatient", {"bsn": bsn, "password": password})
-        check(ok, "after the restart the patient signs in with the same password")
-        ok, listed = grpcurl(dossier, f"{DOSSIER}/ListMyDossiers", {}, login["accessToken"] if ok else None)
+        again_token = sign_in(bsn)
+        check(again_token is not None, "after the restart the patient signs in through the provider again")
+        ok, profile = grpcurl(identity, f"{IDENTITY}/GetMyProfile", {}, again_token)
+        check(ok and profile.get("firstName", "") == "", "the account the provider made has no names (none sent)")
+        ok, listed = grpcurl(dossier, f"{DOSSIER}/ListMyDossiers", {}, again_token)
         check(ok and [d["consent"] for d in listed.get("dossiers", [])] == ["CONSENT_STATUS_GRANTED"],
               "after the restart the dossier and its consent are kept")
         ok, permission = grpcurl(dossier, f"{DOSSIER}/CheckPermission", {"bsn": bsn}, company_token)
@@ -299,7 +373,7 @@ def main() -> int:
         check(not ok and "COMPANY_NAME_TAKEN" in str(again), "after the restart the company name is still taken")
         if ok:
             sensitive.append(again["clientSecret"])
-        sensitive += [company_token] + ([login["accessToken"]] if "accessToken" in login else [])
+        sensitive += [company_token, again_token or ""]
 
         # The access log's chain, as an operator checks it in the dossier
         # container: `docker compose exec dossier toestemming audit verify`.

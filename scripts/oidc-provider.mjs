@@ -17,6 +17,12 @@
 //   OIDC_ACCOUNTS        JSON: [{"login": "...", "bsn": "...",
 //                        "given_name": "...", "family_name": "..."}]; a
 //                        login without "bsn" signs in without the claim
+//   OIDC_ANY_BSN         `true`: also sign in any login `bsn-<9 digits>` as
+//                        that BSN (no names), as a test provider's made-up
+//                        citizens; for scripted sign-ins of random BSNs
+//
+// The issuer may have a path (Keycloak's `/realms/<name>`): requests under
+// it are served, with the path taken off, as oidc-provider's docs mount it.
 //
 // Prints `listening <issuer>` once it serves. Patients sign in on its
 // development login page with their `login` (any password); no consent
@@ -80,7 +86,10 @@ const provider = new Provider(issuer, {
   features: { devInteractions: { enabled: true } },
   cookies: { keys: ['a development provider, not a secret'] },
   async findAccount(ctx, id) {
-    const account = accounts.get(id);
+    const made = process.env.OIDC_ANY_BSN === 'true' && /^bsn-\d{9}$/.test(id)
+      ? { login: id, bsn: id.slice(4) }
+      : undefined;
+    const account = accounts.get(id) || made;
     if (!account) return undefined;
     return {
       accountId: id,
@@ -109,6 +118,19 @@ const provider = new Provider(issuer, {
   },
 });
 
-provider.listen(freePort, host, () => {
+const prefix = new URL(issuer).pathname.replace(/\/$/, '');
+const callback = provider.callback();
+const http = await import('node:http');
+http.createServer((req, res) => {
+  if (prefix && !(req.url === prefix || req.url.startsWith(`${prefix}/`))) {
+    res.statusCode = 404;
+    res.end();
+    return;
+  }
+  // As express mounts it: oidc-provider tells its mount path from the two.
+  req.originalUrl = req.url;
+  req.url = req.url.slice(prefix.length) || '/';
+  callback(req, res);
+}).listen(freePort, host, () => {
   console.log(`listening ${issuer}`);
 });

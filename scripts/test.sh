@@ -49,6 +49,7 @@ docker-compose --env-file .env.example config --quiet
 empty_env="$(mktemp)"
 if env -u JWT_SECRET_KEY -u INTERNAL_CLIENT_SECRET -u PSEUDONIEM_BSN_KEY -u POSTGRES_PASSWORD -u IDENTITY_DB_PASSWORD \
     -u PSEUDONIEM_DB_PASSWORD -u DOSSIER_DB_PASSWORD -u DOSSIER_OWNER_DB_PASSWORD \
+    -u PATIENT_OIDC_CLIENT_SECRET -u KEYCLOAK_ADMIN_PASSWORD -u KEYCLOAK_TEST_PATIENT_PASSWORD \
     docker-compose --env-file "$empty_env" config --quiet 2>/dev/null; then
     echo "docker-compose accepted the file without its secrets" >&2
     rm -f "$empty_env"

@@ -13,6 +13,12 @@
 #   included) -> WatchConsent as the company while the patient grants (the
 #   change arrives within a second)
 #
+# With WALKTHROUGH_PATIENT_SIGNIN (a command that, given a BSN, prints the
+# Patient token of a sign-in through the identity provider, such as
+# scripts/provider_signin.py), the password steps are replaced: where
+# password sign-in is off (compose), RegisterPatient and LoginPatient must be
+# FAILED_PRECONDITION, and the patient signs in through the provider.
+#
 # plus: every address lists its service through reflection, CreateDossier
 # without a token is UNAUTHENTICATED, and a company token on Pseudoniem's
 # GetPseudoniem is PERMISSION_DENIED.
@@ -237,11 +243,19 @@ expires_in="$(field expiresIn)"
 ok
 
 # --- patient --------------------------------------------------------------
-step="RegisterPatient"
-expect_ok "$IDENTITY_ADDR" "$IDENTITY/RegisterPatient" \
-    "{\"bsn\": \"$bsn\", \"firstName\": \"Walk\", \"lastName\": \"Through\", \"password\": \"$password\"}"
-[[ "$(field pseudoniem)" =~ $uuid_re ]] || fail "pseudoniem is not a lowercase UUID"
-ok
+if [[ -z "${WALKTHROUGH_PATIENT_SIGNIN:-}" ]]; then
+    step="RegisterPatient"
+    expect_ok "$IDENTITY_ADDR" "$IDENTITY/RegisterPatient" \
+        "{\"bsn\": \"$bsn\", \"firstName\": \"Walk\", \"lastName\": \"Through\", \"password\": \"$password\"}"
+    [[ "$(field pseudoniem)" =~ $uuid_re ]] || fail "pseudoniem is not a lowercase UUID"
+    ok
+else
+    step="RegisterPatient is FailedPrecondition: patients sign in through the identity provider"
+    expect_code FailedPrecondition "$IDENTITY_ADDR" "$IDENTITY/RegisterPatient" \
+        "{\"bsn\": \"$bsn\", \"firstName\": \"Walk\", \"lastName\": \"Through\", \"password\": \"$password\"}"
+    grep -q PASSWORD_SIGNIN_DISABLED "$err" || fail "the refusal does not say PASSWORD_SIGNIN_DISABLED"
+    ok
+fi
 
 # --- dossier, as the company ---------------------------------------------
 step="CreateDossier without a token is Unauthenticated"
@@ -274,13 +288,24 @@ expect_code PermissionDenied "$PSEUDONIEM_ADDR" "$PSEUDONIEM/GetPseudoniem" "{\"
 ok
 
 # --- consent, as the patient ---------------------------------------------
-step="LoginPatient"
-expect_ok "$IDENTITY_ADDR" "$IDENTITY/LoginPatient" "{\"bsn\": \"$bsn\", \"password\": \"$password\"}"
-patient_token="$(field accessToken)"
-remember_sensitive "$patient_token"
-[[ -n "$patient_token" ]] || fail "no accessToken in the response"
-expect_field tokenType Bearer
-ok
+if [[ -z "${WALKTHROUGH_PATIENT_SIGNIN:-}" ]]; then
+    step="LoginPatient"
+    expect_ok "$IDENTITY_ADDR" "$IDENTITY/LoginPatient" "{\"bsn\": \"$bsn\", \"password\": \"$password\"}"
+    patient_token="$(field accessToken)"
+    remember_sensitive "$patient_token"
+    [[ -n "$patient_token" ]] || fail "no accessToken in the response"
+    expect_field tokenType Bearer
+    ok
+else
+    step="the patient signs in through the identity provider (the website's flow)"
+    read -r -a patient_signin_command <<<"$WALKTHROUGH_PATIENT_SIGNIN"
+    patient_token="$("${patient_signin_command[@]}" "$bsn" 2>"$err")" ||
+        fail "the sign-in through the provider failed: $(cat "$err")"
+    remember_sensitive "$patient_token"
+    expect_code FailedPrecondition "$IDENTITY_ADDR" "$IDENTITY/LoginPatient" \
+        "{\"bsn\": \"$bsn\", \"password\": \"$password\"}"
+    ok
+fi
 
 step="ListMyDossiers (one dossier, the company's)"
 expect_ok "$DOSSIER_ADDR" "$DOSSIER/ListMyDossiers" "{}" "$patient_token"

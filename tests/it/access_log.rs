@@ -378,16 +378,7 @@ async fn concurrent_calls_and_two_replicas_extend_one_chain() {
     // A second Dossier on the same database.
     let shared = mesh.settings.database_url(ServiceKind::Dossier);
     let stop = CancellationToken::new();
-    let other = mesh
-        .start_extra(ServiceKind::Dossier, stop.clone(), {
-            let shared = shared.clone();
-            move |settings| {
-                settings
-                    .service_database_urls
-                    .insert(ServiceKind::Dossier, shared);
-            }
-        })
-        .await;
+    let other = mesh.start_replica(ServiceKind::Dossier, stop.clone()).await;
     let replicas = [mesh.dossier_channel(), channel(other.addr).await];
     const CALLS: usize = 200;
     let mut calls = tokio::task::JoinSet::new();

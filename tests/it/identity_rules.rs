@@ -39,15 +39,9 @@ async fn register_patient_reports_every_bad_field_at_once() {
     assert_not_echoed(&status, &patient);
     // The duplicate did not replace the account.
     let token = login(&mesh, &patient, "1234567890").await.unwrap();
-    let profile = mesh
-        .identity()
-        .get_my_profile(authed(GetMyProfileRequest {}, &token))
-        .await
-        .unwrap()
-        .into_inner();
     assert_eq!(
-        (profile.first_name.as_str(), profile.last_name.as_str()),
-        ("Jan", "Jansen")
+        profile(&mesh, &token).await,
+        ("Jan".to_owned(), "Jansen".to_owned())
     );
 
     mesh.stop().await;

@@ -388,15 +388,8 @@ async fn a_cursor_that_is_not_ours_is_invalid() {
 async fn shutdown_ends_open_streams_cleanly() {
     let mesh = TestMesh::start().await;
     let company = mesh.company_token("Stop Zorg").await;
-    let shared = mesh.settings.database_url(ServiceKind::Dossier);
     let stop = CancellationToken::new();
-    let replica = mesh
-        .start_extra(ServiceKind::Dossier, stop.clone(), move |settings| {
-            settings
-                .service_database_urls
-                .insert(ServiceKind::Dossier, shared);
-        })
-        .await;
+    let replica = mesh.start_replica(ServiceKind::Dossier, stop.clone()).await;
     let mut stream = watch(channel(replica.addr).await, &company, "")
         .await
         .unwrap();
@@ -428,15 +421,8 @@ async fn a_change_through_one_replica_reaches_a_watcher_on_another() {
     let company = mesh.company_token("Twee Zorg").await;
     let patient_bsn = bsn(3);
     let (_, patient) = mesh.patient_token(&patient_bsn).await;
-    let shared = mesh.settings.database_url(ServiceKind::Dossier);
     let stop = CancellationToken::new();
-    let replica = mesh
-        .start_extra(ServiceKind::Dossier, stop.clone(), move |settings| {
-            settings
-                .service_database_urls
-                .insert(ServiceKind::Dossier, shared);
-        })
-        .await;
+    let replica = mesh.start_replica(ServiceKind::Dossier, stop.clone()).await;
     let mut stream = watch(channel(replica.addr).await, &company, "")
         .await
         .unwrap();

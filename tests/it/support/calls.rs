@@ -186,3 +186,14 @@ pub async fn register_patient(
         .await
         .map(|r| r.into_inner().pseudoniem)
 }
+
+/// GetMyProfile as `patient` (a token): (first name, last name).
+pub async fn profile(mesh: &TestMesh, patient: &str) -> (String, String) {
+    let profile = mesh
+        .identity()
+        .get_my_profile(authed(GetMyProfileRequest {}, patient))
+        .await
+        .unwrap()
+        .into_inner();
+    (profile.first_name, profile.last_name)
+}

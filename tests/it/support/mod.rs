@@ -159,6 +159,16 @@ impl TestMesh {
         self.start_extra_on(kind, listener, shutdown, tweak).await
     }
 
+    /// A second instance of `kind` on the mesh's own database for that
+    /// service: a replica, as a second pod of one Deployment runs.
+    pub async fn start_replica(&self, kind: ServiceKind, shutdown: CancellationToken) -> Started {
+        let shared = self.settings.database_url(kind);
+        self.start_extra(kind, shutdown, move |settings| {
+            settings.service_database_urls.insert(kind, shared);
+        })
+        .await
+    }
+
     /// [`Self::start_extra`] on a listener the test bound (to know its
     /// address beforehand: a redirect URI, a public URL).
     pub async fn start_extra_on(
