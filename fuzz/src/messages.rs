@@ -75,6 +75,7 @@ request_messages! {
     dossier::ListMyAccessLogRequest => list_my_access_log,
     // The cursor is an opaque paging token of the kind "watch".
     dossier::WatchConsentRequest => watch_consent,
+    dossier::RecordAccountTakeoverRequest => record_account_takeover,
 }
 
 /// Decodes `data` as `M` the way tonic's prost codec does; a message that
@@ -325,6 +326,12 @@ fn list_my_access_log(request: &dossier::v1::ListMyAccessLogRequest) {
     page_size_field(request.page_size);
     if !request.company_name.is_empty() {
         company_name_field(&request.company_name);
+    }
+}
+
+fn record_account_takeover(request: &dossier::v1::RecordAccountTakeoverRequest) {
+    if let Some(pseudoniem) = toestemming::ids::Pseudoniem::parse(&request.pseudoniem) {
+        assert_eq!(pseudoniem.as_str(), request.pseudoniem);
     }
 }
 

@@ -920,6 +920,14 @@ fn request_messages(seeds: &mut Vec<Seed>) {
     );
     message(
         seeds,
+        "toestemming.dossier.v1.RecordAccountTakeoverRequest",
+        "pseudoniem",
+        &d::RecordAccountTakeoverRequest {
+            pseudoniem: "0b6f3a3e-6a52-4f4e-9d43-2f1f6d1f5b7a".into(),
+        },
+    );
+    message(
+        seeds,
         "toestemming.dossier.v1.WatchConsentRequest",
         "resume",
         &d::WatchConsentRequest {

@@ -13,6 +13,10 @@
 //!   a default grant, since the patient limited this company on purpose.
 //! - A default covers only companies an operator has verified: anyone may
 //!   register a company name, and "every company" must not include them.
+//! - Only the patient decides: a grant made before the patient's first
+//!   sign-in through the identity provider, by a password account anyone
+//!   who knew the BSN could have made, is suspended (it denies) until the
+//!   patient grants again.
 //!
 //! Nothing here reads a clock, a database or the network: the caller
 //! passes the choices, whether the company is verified, and the time, so
@@ -88,6 +92,9 @@ pub enum Reason {
     DefaultChoice,
     NoChoice,
     ChoiceExpired,
+    /// The deciding grant was made before the patient's account was taken
+    /// over by a sign-in through the identity provider: suspended.
+    AwaitingConfirmation,
 }
 
 /// The answer about one company's access to one patient.
@@ -107,6 +114,15 @@ impl Decision {
         reason: Reason::NoChoice,
         expire_time: None,
     };
+
+    /// A grant that awaits the patient's confirmation: nothing stands, as
+    /// far as the company is concerned, until the patient grants again.
+    const AWAITING_CONFIRMATION: Decision = Decision {
+        consent: Consent::Pending,
+        gave_permission: false,
+        reason: Reason::AwaitingConfirmation,
+        expire_time: None,
+    };
 }
 
 /// The two choices that bear on one company's dossier about one patient:
@@ -116,6 +132,10 @@ impl Decision {
 pub struct Choices {
     pub company: Option<Latest>,
     pub default: Option<Latest>,
+    /// When the patient first signed in through the identity provider,
+    /// taking over a password account: grants recorded before it await
+    /// the patient's confirmation. `None`: no such takeover.
+    pub confirmed_since: Option<Millis>,
 }
 
 impl Choices {
@@ -138,13 +158,32 @@ impl Choices {
 
     /// The answer at `now`, for a company that is verified or not.
     pub fn decide(&self, company_verified: bool, now: Millis) -> Decision {
-        if let Some(stance) = self.company_stance() {
-            return decided_by(stance, Reason::CompanyChoice, now);
+        if let Some(latest) = self.company
+            && let Some(stance) = latest.stance
+        {
+            return self.decided_by(latest, stance, Reason::CompanyChoice, now);
         }
-        match self.default_stance() {
-            Some(stance) if company_verified => decided_by(stance, Reason::DefaultChoice, now),
+        match self.default {
+            Some(
+                latest @ Latest {
+                    stance: Some(stance),
+                    ..
+                },
+            ) if company_verified => self.decided_by(latest, stance, Reason::DefaultChoice, now),
             _ => Decision::NO_CHOICE,
         }
+    }
+
+    /// The answer of the deciding version: suspended when it is a grant
+    /// from before a takeover.
+    fn decided_by(&self, latest: Latest, stance: Stance, reason: Reason, now: Millis) -> Decision {
+        let unconfirmed = self
+            .confirmed_since
+            .is_some_and(|since| latest.recorded < since);
+        if unconfirmed && matches!(stance, Stance::Grant { .. }) {
+            return Decision::AWAITING_CONFIRMATION;
+        }
+        decided_by(stance, reason, now)
     }
 
     /// When the answer last changed, for a dossier created at `created`:
@@ -165,6 +204,11 @@ impl Choices {
             && let Some(expired) = decision.expire_time
         {
             changed = changed.max(expired.min(now));
+        }
+        if decision.reason == Reason::AwaitingConfirmation
+            && let Some(since) = self.confirmed_since
+        {
+            changed = changed.max(since);
         }
         changed
     }
@@ -313,6 +357,7 @@ mod tests {
             let choices = Choices {
                 company: company.and_then(latest),
                 default: default.and_then(latest),
+                confirmed_since: None,
             };
             let got = choices.decide(*verified, NOW);
             assert_eq!(
@@ -333,6 +378,7 @@ mod tests {
         let choices = Choices {
             company: latest(grant_until(NOW)),
             default: None,
+            confirmed_since: None,
         };
         assert!(choices.decide(true, NOW - 1).gave_permission);
         let at = choices.decide(true, NOW);
@@ -346,6 +392,7 @@ mod tests {
         let with = |company: Option<Option<Stance>>, default: Option<Option<Stance>>| Choices {
             company: company.and_then(latest),
             default: default.and_then(latest),
+            confirmed_since: None,
         };
         assert!(with(None, Some(GRANT)).default_would_decide());
         assert!(with(Some(WITHDRAWN), Some(DECLINE)).default_would_decide());
@@ -369,6 +416,7 @@ mod tests {
         let choices = Choices {
             company: Some(company),
             default: Some(default),
+            confirmed_since: None,
         };
         let decision = choices.decide(true, NOW);
         assert_eq!(choices.changed(created, &decision, NOW), EARLIER);
@@ -379,6 +427,7 @@ mod tests {
                 recorded: EARLIER + 9,
             }),
             default: Some(default),
+            confirmed_since: None,
         };
         let decision = withdrawn.decide(true, NOW);
         assert_eq!(withdrawn.changed(created, &decision, NOW), EARLIER + 9);
@@ -389,6 +438,7 @@ mod tests {
                 recorded: created - 1,
             }),
             default: None,
+            confirmed_since: None,
         };
         let decision = before.decide(true, NOW);
         assert_eq!(before.changed(created, &decision, NOW), created);
@@ -399,9 +449,50 @@ mod tests {
                 recorded: EARLIER,
             }),
             default: None,
+            confirmed_since: None,
         };
         let decision = expired.decide(true, NOW);
         assert_eq!(expired.changed(created, &decision, NOW), NOW - 7);
+    }
+
+    #[test]
+    fn a_grant_from_before_a_takeover_awaits_the_patient_s_confirmation() {
+        let since = EARLIER + 1;
+        let choices =
+            |company: Option<Stance>, default: Option<Stance>, recorded: Millis| Choices {
+                company: company.map(|stance| Latest {
+                    stance: Some(stance),
+                    recorded,
+                }),
+                default: default.map(|stance| Latest {
+                    stance: Some(stance),
+                    recorded,
+                }),
+                confirmed_since: Some(since),
+            };
+        let grant = Stance::Grant { until: None };
+        let awaiting = (Consent::Pending, false, Reason::AwaitingConfirmation);
+        let answer = |choices: Choices| {
+            let decision = choices.decide(true, NOW);
+            (decision.consent, decision.gave_permission, decision.reason)
+        };
+        // Made before the takeover: suspended, the company's or the default.
+        assert_eq!(answer(choices(Some(grant), None, EARLIER)), awaiting);
+        assert_eq!(answer(choices(None, Some(grant), EARLIER)), awaiting);
+        // A decline stands: it denies anyway.
+        assert_eq!(
+            answer(choices(Some(Stance::Decline), None, EARLIER)),
+            (Consent::Declined, false, Reason::CompanyChoice)
+        );
+        // Granted again after the takeover: confirmed.
+        assert_eq!(
+            answer(choices(Some(grant), None, since)),
+            (Consent::Granted, true, Reason::CompanyChoice)
+        );
+        // The answer changed at the takeover.
+        let suspended = choices(Some(grant), None, EARLIER);
+        let decision = suspended.decide(true, NOW);
+        assert_eq!(suspended.changed(EARLIER - 5, &decision, NOW), since);
     }
 
     #[test]

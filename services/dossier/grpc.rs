@@ -291,6 +291,13 @@ impl DossierService for DossierApi {
         Ok(Response::new(self.list_access_log(request).await?))
     }
 
+    async fn record_account_takeover(
+        &self,
+        request: Request<RecordAccountTakeoverRequest>,
+    ) -> Result<Response<RecordAccountTakeoverResponse>, Status> {
+        Ok(Response::new(self.record_takeover(request).await?))
+    }
+
     type WatchConsentStream = super::watch::ChangeStream;
 
     async fn watch_consent(

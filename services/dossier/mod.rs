@@ -13,6 +13,9 @@
 //! - `access_log`: every call about a patient, logged before it is
 //!   answered, hash-chained; every write commits with its entry and
 //!   publishes the decisions it changed to the feed;
+//! - `takeovers`: RecordAccountTakeover, Identity's word that a patient's
+//!   first sign-in through the identity provider took over a password
+//!   account (grants from before it await the patient's confirmation);
 //! - `watch`: WatchConsent, the feed streamed to a company; `feed`: what
 //!   its streams share (wake-ups, the bound on watches); `publisher`: the
 //!   background tasks (expiries, retries, other replicas' notifications);
@@ -39,6 +42,7 @@ mod model;
 pub mod operator;
 mod publisher;
 mod store;
+mod takeovers;
 mod watch;
 mod wire;
 
@@ -73,6 +77,7 @@ pub static SCHEMA: Schema = Schema {
         "GRANT SELECT, INSERT ON access_log TO {role}",
         "GRANT SELECT ON access_log_checkpoints TO {role}",
         "GRANT SELECT, INSERT ON decision_changes TO {role}",
+        "GRANT SELECT, INSERT ON account_takeovers TO {role}",
         "GRANT SELECT ON _sqlx_migrations TO {role}",
     ],
 };

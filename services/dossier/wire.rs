@@ -141,6 +141,7 @@ pub fn reason(reason: Reason) -> DecisionReason {
         Reason::DefaultChoice => DecisionReason::DefaultChoice,
         Reason::NoChoice => DecisionReason::NoChoice,
         Reason::ChoiceExpired => DecisionReason::ChoiceExpired,
+        Reason::AwaitingConfirmation => DecisionReason::AwaitingConfirmation,
     }
 }
 

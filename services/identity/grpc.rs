@@ -21,7 +21,7 @@ use super::validation;
 use crate::auth::keys::SigningKeyRing;
 use crate::auth::{Caller, IssuedToken, Role, TokenIssuer};
 use crate::bsn::Bsn;
-use crate::clients::PseudoniemClient;
+use crate::clients::{PseudoniemClient, TakeoverNotice};
 use crate::errors::FieldErrors;
 use crate::ids::{CompanyName, Pseudoniem, display_name};
 use crate::mesh::CallContext;
@@ -49,12 +49,16 @@ pub struct IdentityApi {
     password_sign_in: bool,
     /// The patients' OpenID provider, when one is configured.
     provider: Option<PatientProvider>,
+    /// Dossier, told when a sign-in through the provider takes a password
+    /// account over.
+    takeovers: TakeoverNotice,
 }
 
 /// How patients may sign in, for [`IdentityApi::new`].
 pub struct PatientSignIn {
     pub password: bool,
     pub provider: Option<PatientProvider>,
+    pub takeovers: TakeoverNotice,
 }
 
 impl IdentityApi {
@@ -71,6 +75,7 @@ impl IdentityApi {
             signing_keys,
             password_sign_in: patients.password,
             provider: patients.provider,
+            takeovers: patients.takeovers,
             store,
             issuer,
             pseudoniemen,
@@ -239,6 +244,19 @@ impl IdentityApi {
                 }
             })?;
         let pseudoniem = self.pseudoniemen.get(&context, &proven.bsn).await?;
+        // A password account for this BSN is about to become the patient's:
+        // Dossier first suspends the grants it made (anyone who knew the
+        // BSN could have made them), so there is no moment in which the
+        // account is the patient's and those grants still count. If Dossier
+        // cannot be told, the sign-in fails and nothing is taken over.
+        if self
+            .store
+            .patient(&pseudoniem)
+            .await?
+            .is_some_and(|patient| patient.proofed_at.is_none())
+        {
+            self.takeovers.taken_over(&context, &pseudoniem).await?;
+        }
         let proofed = self
             .store
             .proofed_sign_in(&pseudoniem, &proven.first_name, &proven.last_name)

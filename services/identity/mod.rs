@@ -59,6 +59,9 @@ pub struct Config {
     /// The credential IssueInternalToken checks.
     pub internal_secret: ServiceCredential,
     pub pseudoniem_url: String,
+    /// Where Dossier is: told when a sign-in through the identity provider
+    /// takes a password account over.
+    pub dossier_url: String,
     pub dependency_timeout: Duration,
     pub login_throttle: ThrottlePolicy,
     /// Password sign-in on or off, and the OpenID provider.
@@ -77,6 +80,7 @@ impl MeshService for Identity {
             storage: settings.storage(Self::KIND),
             internal_secret: settings.require_internal_secret(Self::KIND)?,
             pseudoniem_url: settings.peers.pseudoniem.clone(),
+            dossier_url: settings.peers.dossier.clone(),
             dependency_timeout: settings.dependency_timeout,
             login_throttle: settings.login_throttle.clone(),
             patient_sign_in: require_provider_secret(&settings.patient_sign_in)?,
@@ -122,6 +126,11 @@ impl MeshService for Identity {
             grpc::PatientSignIn {
                 password: config.patient_sign_in.password,
                 provider,
+                takeovers: crate::clients::TakeoverNotice::new(
+                    &config.dossier_url,
+                    tokens.clone(),
+                    config.dependency_timeout,
+                )?,
             },
         )
         .await?;

@@ -174,6 +174,7 @@ pub fn reason(t: &'static Texts, reason: DecisionReason) -> &'static str {
         DecisionReason::CompanyChoice => t.reason_company_choice,
         DecisionReason::DefaultChoice => t.reason_default_choice,
         DecisionReason::ChoiceExpired => t.reason_choice_expired,
+        DecisionReason::AwaitingConfirmation => t.reason_awaiting_confirmation,
         DecisionReason::NoChoice | DecisionReason::Unspecified => t.reason_no_choice,
     }
 }

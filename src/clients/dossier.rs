@@ -193,3 +193,41 @@ impl DossierClient {
         Ok(response.into_inner())
     }
 }
+
+/// What Identity tells Dossier, with its own Internal token: that a
+/// patient's first sign-in through the identity provider took over a
+/// password account (RecordAccountTakeover).
+#[derive(Clone)]
+pub struct TakeoverNotice {
+    as_service: DossierServiceClient<MeshChannel>,
+}
+
+impl TakeoverNotice {
+    pub fn new(
+        url: &str,
+        tokens: crate::auth::InternalTokenSource,
+        max_call_time: Duration,
+    ) -> Result<Self, ConfigError> {
+        let channel = mesh_channel(url, Credentials::Service(tokens), max_call_time)?;
+        Ok(Self {
+            as_service: DossierServiceClient::new(channel),
+        })
+    }
+
+    /// RecordAccountTakeover for the patient `pseudoniem`.
+    pub async fn taken_over(
+        &self,
+        context: &CallContext,
+        pseudoniem: &crate::ids::Pseudoniem,
+    ) -> Result<(), super::DependencyError> {
+        let request = context.request(crate::proto::dossier::v1::RecordAccountTakeoverRequest {
+            pseudoniem: pseudoniem.to_string(),
+        });
+        self.as_service
+            .clone()
+            .record_account_takeover(request)
+            .await
+            .map_err(|status| super::DependencyError::from_status(SERVICE, &status))?;
+        Ok(())
+    }
+}

@@ -19,7 +19,7 @@ pub mod oidc_http;
 mod pseudoniem;
 
 pub use call_error::CallError;
-pub use dossier::{ChoiceTarget, DossierClient};
+pub use dossier::{ChoiceTarget, DossierClient, TakeoverNotice};
 pub use error::DependencyError;
 pub use identity::{Company, IdentityClient, NewPatient};
 pub use pseudoniem::PseudoniemClient;

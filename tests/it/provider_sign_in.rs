@@ -7,6 +7,7 @@
 
 use serde_json::json;
 use toestemming::auth::Role;
+use toestemming::proto::dossier::v1::{ConsentStatus, DecisionReason};
 use toestemming::proto::identity::v1::*;
 use toestemming::proto::pseudoniem::v1::LookupPseudoniemRequest;
 use tonic::{Code, Status};
@@ -283,16 +284,27 @@ async fn with_password_sign_in_off_nobody_registers_or_signs_in_by_bsn() {
 }
 
 #[tokio::test]
-async fn the_first_proofed_sign_in_takes_a_password_account_over() {
+async fn the_first_proofed_sign_in_takes_a_password_account_over_and_suspends_its_grants() {
     let provider = RogueProvider::start().await;
     let mesh = mesh_with(&provider, true).await;
     let bsn = bsn(5);
-    // Someone who knows the BSN registered it with a password of their own.
-    let (pseudoniem, _) = mesh.patient_token(&bsn).await;
-    login(&mesh, &bsn, PASSWORD)
+    let company = mesh.company_token("Overname Zorg").await;
+    let dossier = create_dossier(&mesh, &company, &bsn).await;
+    // Someone who knows the BSN registered it with a password of their own
+    // and approved the company's dossier: the attack.
+    let (pseudoniem, attacker) = mesh.patient_token(&bsn).await;
+    set_consent(&mesh, &attacker, &dossier.id, ConsentStatus::Granted as i32)
         .await
-        .expect("the password works");
+        .unwrap();
+    assert!(
+        check_permission(&mesh, &company, &bsn)
+            .await
+            .unwrap()
+            .gave_permission
+    );
 
+    // The patient signs in through the provider: the account is theirs, the
+    // password stops working, and the grant made with it no longer counts.
     let token = exchange(&mesh, &code(&provider, &bsn, |_| {}), VERIFIER, NONCE)
         .await
         .unwrap();
@@ -300,5 +312,26 @@ async fn the_first_proofed_sign_in_takes_a_password_account_over() {
     let refused = login(&mesh, &bsn, PASSWORD).await.unwrap_err();
     assert_eq!(refused.code(), Code::Unauthenticated);
     assert_reason(&refused, "INVALID_CREDENTIALS");
+    let answer = check_permission(&mesh, &company, &bsn).await.unwrap();
+    assert!(!answer.gave_permission, "the unproven grant is suspended");
+    assert_eq!(answer.reason(), DecisionReason::AwaitingConfirmation);
+    assert_eq!(answer.consent(), ConsentStatus::Pending);
+
+    // A second sign-in changes nothing; the patient's own grant counts.
+    exchange(&mesh, &code(&provider, &bsn, |_| {}), VERIFIER, NONCE)
+        .await
+        .unwrap();
+    assert!(
+        !check_permission(&mesh, &company, &bsn)
+            .await
+            .unwrap()
+            .gave_permission
+    );
+    set_consent(&mesh, &token, &dossier.id, ConsentStatus::Granted as i32)
+        .await
+        .unwrap();
+    let answer = check_permission(&mesh, &company, &bsn).await.unwrap();
+    assert!(answer.gave_permission, "confirmed by the patient");
+    assert_eq!(answer.reason(), DecisionReason::CompanyChoice);
     mesh.stop().await;
 }

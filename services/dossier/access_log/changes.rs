@@ -40,6 +40,9 @@ pub enum Change {
         pseudoniem: Pseudoniem,
         target: Target,
     },
+    /// The patient's first sign-in through the identity provider took over
+    /// a password account: grants from before it await confirmation.
+    RecordTakeover { pseudoniem: Pseudoniem },
 }
 
 /// What a change did.
@@ -56,6 +59,9 @@ pub enum Outcome {
     /// `true` when a current choice was withdrawn, `false` when there was
     /// none (then nothing is logged: nothing changed).
     Withdrawn(bool),
+    /// `true` when the takeover was recorded now, `false` when an earlier
+    /// one stands.
+    TakenOver(bool),
 }
 
 impl Change {
@@ -140,6 +146,18 @@ impl Change {
                 .fetch_optional(&mut *connection)
                 .await?;
                 Outcome::Withdrawn(version.is_some())
+            }
+            Change::RecordTakeover { pseudoniem } => {
+                let rows = sqlx::query(
+                    "INSERT INTO account_takeovers (pseudoniem, taken_over_at) VALUES ($1, $2) \
+                     ON CONFLICT (pseudoniem) DO NOTHING",
+                )
+                .bind(pseudoniem.as_str())
+                .bind(now)
+                .execute(&mut *connection)
+                .await?
+                .rows_affected();
+                Outcome::TakenOver(rows == 1)
             }
         })
     }

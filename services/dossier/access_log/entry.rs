@@ -179,6 +179,7 @@ pub fn reason_str(reason: Reason) -> &'static str {
         Reason::DefaultChoice => "DEFAULT_CHOICE",
         Reason::NoChoice => "NO_CHOICE",
         Reason::ChoiceExpired => "CHOICE_EXPIRED",
+        Reason::AwaitingConfirmation => "AWAITING_CONFIRMATION",
     }
 }
 
@@ -189,6 +190,7 @@ pub fn parse_reason(stored: &str) -> Option<Option<Reason>> {
         "DEFAULT_CHOICE" => Some(Reason::DefaultChoice),
         "NO_CHOICE" => Some(Reason::NoChoice),
         "CHOICE_EXPIRED" => Some(Reason::ChoiceExpired),
+        "AWAITING_CONFIRMATION" => Some(Reason::AwaitingConfirmation),
         _ => return None,
     })
 }

@@ -15,7 +15,8 @@ macro_rules! view_where {
     ($where:literal) => {
         concat!(
             "SELECT d.id, d.company_name, d.create_time, ",
-            "c.consent, c.expire_time, c.create_time, e.consent, e.expire_time, e.create_time ",
+            "c.consent, c.expire_time, c.create_time, e.consent, e.expire_time, e.create_time, ",
+            "t.taken_over_at ",
             "FROM dossiers d ",
             "LEFT JOIN choice_versions c ON c.pseudoniem = d.pseudoniem ",
             "AND c.company_name = d.company_name ",
@@ -24,6 +25,7 @@ macro_rules! view_where {
             "LEFT JOIN choice_versions e ON e.pseudoniem = d.pseudoniem AND e.company_name = '' ",
             "AND e.version = (SELECT MAX(version) FROM choice_versions ",
             "WHERE pseudoniem = d.pseudoniem AND company_name = '') ",
+            "LEFT JOIN account_takeovers t ON t.pseudoniem = d.pseudoniem ",
             $where
         )
     };
@@ -38,6 +40,7 @@ type ViewRow = (
     Option<i64>,
     Option<i64>,
     Option<String>,
+    Option<i64>,
     Option<i64>,
     Option<i64>,
 );
@@ -110,19 +113,22 @@ impl DossierStore {
             Option<String>,
             Option<i64>,
             Option<i64>,
+            Option<i64>,
         );
-        let (c_consent, c_expire, c_time, e_consent, e_expire, e_time): Row = timed(
+        let (c_consent, c_expire, c_time, e_consent, e_expire, e_time, taken_over_at): Row = timed(
             "dossier",
             "choices_for",
             sqlx::query_as(
                 "SELECT c.consent, c.expire_time, c.create_time, \
-                 e.consent, e.expire_time, e.create_time FROM (SELECT 1 AS one) o \
+                 e.consent, e.expire_time, e.create_time, t.taken_over_at \
+                 FROM (SELECT 1 AS one) o \
                  LEFT JOIN choice_versions c ON c.pseudoniem = $1 AND c.company_name = $2 \
                  AND c.version = (SELECT MAX(version) FROM choice_versions \
                      WHERE pseudoniem = $1 AND company_name = $2) \
                  LEFT JOIN choice_versions e ON e.pseudoniem = $1 AND e.company_name = '' \
                  AND e.version = (SELECT MAX(version) FROM choice_versions \
-                     WHERE pseudoniem = $1 AND company_name = '')",
+                     WHERE pseudoniem = $1 AND company_name = '') \
+                 LEFT JOIN account_takeovers t ON t.pseudoniem = $1",
             )
             .bind(pseudoniem.as_str())
             .bind(company.as_str())
@@ -132,6 +138,7 @@ impl DossierStore {
         Ok(Choices {
             company: latest(c_consent, c_expire, c_time)?,
             default: latest(e_consent, e_expire, e_time)?,
+            confirmed_since: taken_over_at,
         })
     }
 
@@ -212,13 +219,24 @@ fn view_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ViewRow> {
         row.get(6)?,
         row.get(7)?,
         row.get(8)?,
+        row.get(9)?,
     ))
 }
 
 /// A row of `view_where!`, checked.
 fn view(row: ViewRow) -> Result<DossierView, StorageError> {
-    let (id, company_name, create_time, c_consent, c_expire, c_time, e_consent, e_expire, e_time) =
-        row;
+    let (
+        id,
+        company_name,
+        create_time,
+        c_consent,
+        c_expire,
+        c_time,
+        e_consent,
+        e_expire,
+        e_time,
+        taken_over_at,
+    ) = row;
     Ok(DossierView {
         record: DossierRecord {
             id: parsed(id)?,
@@ -228,6 +246,7 @@ fn view(row: ViewRow) -> Result<DossierView, StorageError> {
         choices: Choices {
             company: latest(c_consent, c_expire, c_time)?,
             default: latest(e_consent, e_expire, e_time)?,
+            confirmed_since: taken_over_at,
         },
     })
 }
