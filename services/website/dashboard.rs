@@ -58,9 +58,13 @@ pub async fn show(
         .flatten()
         .map(|error| trouble(t, error))
         .next();
+    // A provider may send no names (DigiD sends none): then no greeting by
+    // name at all, rather than "Signed in as" and nothing.
     let name = profile
         .map(|profile| format!("{} {}", profile.first_name, profile.last_name))
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
     let dossiers = dossiers
         .unwrap_or_default()
         .into_iter()

@@ -156,6 +156,14 @@ async fn a_patient_signs_in_through_the_provider_and_approves_in_chromium() {
     browser.goto(&format!("{site}/")).await.unwrap();
     arrive(&browser, "/signin?notice=signin").await;
 
+    // A return that is not this browser's flow (a planted link, a forged
+    // state, a code replayed from elsewhere): refused before any exchange.
+    browser
+        .goto(&format!("{site}/signin/callback?code=a-code&state=forged"))
+        .await
+        .unwrap();
+    shows(&browser, "could not be verified").await;
+
     // An account the provider gives no BSN: refused, no session.
     click(&browser, "a.button[href='/signin/provider']").await;
     sign_in_at_provider(&browser, "nobsn").await;
