@@ -171,6 +171,18 @@ pub async fn arrive_showing(browser: &Client, expected: &str, text: &str) {
     }
 }
 
+/// axe-core's script, to run in a page.
+pub fn axe_core() -> String {
+    std::fs::read_to_string(tool(
+        "AXE_CORE_JS",
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/.test-tools/npm/node_modules/axe-core/axe.min.js"
+        ),
+    ))
+    .unwrap()
+}
+
 /// The serious and critical axe-core violations of the current page.
 pub async fn accessibility_violations(browser: &Client, axe: &str) -> Vec<String> {
     browser.execute(axe, vec![]).await.expect("axe-core loads");
@@ -218,14 +230,7 @@ pub async fn screenshot(browser: &Client, name: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_consent_flow_by_clicking_in_chromium() {
-    let axe = std::fs::read_to_string(tool(
-        "AXE_CORE_JS",
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/.test-tools/npm/node_modules/axe-core/axe.min.js"
-        ),
-    ))
-    .unwrap();
+    let axe = axe_core();
     let mesh = TestMesh::start().await;
     let site = website_url(&mesh);
     let driver = Driver::start().await;

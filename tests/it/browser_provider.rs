@@ -11,7 +11,7 @@
 use fantoccini::{Client, Locator};
 
 use crate::browser_e2e::{
-    Driver, accessibility_violations, arrive, arrive_showing, click, screenshot, tool,
+    Driver, accessibility_violations, arrive, arrive_showing, axe_core, click, screenshot,
 };
 use crate::support::oidc_provider::{Account, OidcProvider};
 use crate::support::*;
@@ -71,14 +71,7 @@ async fn shows(browser: &Client, expected: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_patient_signs_in_through_the_provider_and_approves_in_chromium() {
-    let axe = std::fs::read_to_string(tool(
-        "AXE_CORE_JS",
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/.test-tools/npm/node_modules/axe-core/axe.min.js"
-        ),
-    ))
-    .unwrap();
+    let axe = axe_core();
     // The website's address is known first: it is the redirect URI the
     // provider registers.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -93,12 +93,18 @@ impl OidcProvider {
 
     /// The mesh's settings for this provider.
     pub fn settings(&self) -> ProviderSettings {
-        ProviderSettings {
-            issuer: self.issuer.clone(),
-            client_id: CLIENT_ID.into(),
-            client_secret: Some(ProviderSecret::new(CLIENT_SECRET)),
-            bsn_claim: "bsn".into(),
-            name: "DigiD".into(),
-        }
+        settings(&self.issuer, CLIENT_ID, CLIENT_SECRET)
+    }
+}
+
+/// The mesh's settings for the provider at `issuer`, where it is the client
+/// `client_id` with `client_secret`; the BSN in the `bsn` claim.
+pub fn settings(issuer: &str, client_id: &str, client_secret: &str) -> ProviderSettings {
+    ProviderSettings {
+        issuer: issuer.to_owned(),
+        client_id: client_id.to_owned(),
+        client_secret: Some(ProviderSecret::new(client_secret)),
+        bsn_claim: "bsn".into(),
+        name: "DigiD".into(),
     }
 }

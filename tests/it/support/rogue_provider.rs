@@ -20,7 +20,7 @@ use ed25519_dalek::pkcs8::EncodePrivateKey as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
-use toestemming::settings::{ProviderSecret, ProviderSettings};
+use toestemming::settings::ProviderSettings;
 
 pub const CLIENT_ID: &str = "toestemming-test";
 pub const CLIENT_SECRET: &str = "the-test-client-secret-of-32-bytes-or-more";
@@ -84,13 +84,7 @@ impl RogueProvider {
 
     /// Identity's settings for this provider.
     pub fn settings(&self) -> ProviderSettings {
-        ProviderSettings {
-            issuer: self.issuer.clone(),
-            client_id: CLIENT_ID.into(),
-            client_secret: Some(ProviderSecret::new(CLIENT_SECRET)),
-            bsn_claim: "bsn".into(),
-            name: "DigiD".into(),
-        }
+        super::oidc_provider::settings(&self.issuer, CLIENT_ID, CLIENT_SECRET)
     }
 
     /// The claims of a good ID token for `bsn`, issued now for `nonce`.
