@@ -6,9 +6,8 @@
 //! table of unit tests in `services/dossier/consent.rs`; these check that
 //! the store, the handlers and Identity's answers give the same.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use prost_types::Timestamp;
 use toestemming::proto::dossier::v1::*;
 use tonic::Code;
 
@@ -16,27 +15,6 @@ use crate::support::*;
 
 const GRANTED: ConsentStatus = ConsentStatus::Granted;
 const DECLINED: ConsentStatus = ConsentStatus::Declined;
-
-fn now_millis() -> i64 {
-    i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-    )
-    .unwrap()
-}
-
-fn at_millis(millis: i64) -> Timestamp {
-    Timestamp {
-        seconds: millis.div_euclid(1000),
-        nanos: i32::try_from(millis.rem_euclid(1000) * 1_000_000).unwrap(),
-    }
-}
-
-fn millis_of(timestamp: &Timestamp) -> i64 {
-    timestamp.seconds * 1000 + i64::from(timestamp.nanos) / 1_000_000
-}
 
 /// What CheckPermission says, as one comparable value.
 fn answer(response: &CheckPermissionResponse) -> (ConsentStatus, bool, DecisionReason) {

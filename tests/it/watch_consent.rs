@@ -7,7 +7,7 @@
 //! holds a bounded number of watches; a change through one replica reaches
 //! a watcher on another.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use toestemming::proto::dossier::v1::dossier_service_client::DossierServiceClient;
 use toestemming::proto::dossier::v1::*;
@@ -69,20 +69,6 @@ async fn ending(stream: &mut Streaming<WatchConsentResponse>, wait: Duration) ->
 /// A change's decision, to compare.
 fn decision(change: &WatchConsentResponse) -> (ConsentStatus, bool, DecisionReason) {
     (change.consent(), change.gave_permission, change.reason())
-}
-
-fn millis(at: &prost_types::Timestamp) -> i64 {
-    at.seconds * 1000 + i64::from(at.nanos) / 1_000_000
-}
-
-fn now_millis() -> i64 {
-    i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-    )
-    .unwrap()
 }
 
 async fn delete_dossier(mesh: &TestMesh, company: &str, patient: &str) {
@@ -149,7 +135,7 @@ async fn changes_reach_a_watcher_within_a_second_and_a_resumed_watch_misses_noth
         );
         assert_eq!(change.dossier_id, dossier.id);
         assert_eq!(decision(&change), expected);
-        let changed = millis(change.change_time.as_ref().unwrap());
+        let changed = millis_of(change.change_time.as_ref().unwrap());
         assert!(
             (before..=now_millis()).contains(&changed),
             "change_time is when the patient chose"
@@ -233,10 +219,7 @@ async fn an_expiring_grant_a_default_and_an_earlier_choice_reach_the_watcher() {
 
     // A grant made before the dossier exists decides it from the start.
     let expires = now_millis() + 3000;
-    let expire_time = prost_types::Timestamp {
-        seconds: expires / 1000,
-        nanos: i32::try_from(expires % 1000).unwrap() * 1_000_000,
-    };
+    let expire_time = at_millis(expires);
     set_choice(
         &mesh,
         &patient,
@@ -264,7 +247,7 @@ async fn an_expiring_grant_a_default_and_an_earlier_choice_reach_the_watcher() {
         decision(&expired),
         (ConsentStatus::Granted, false, DecisionReason::ChoiceExpired)
     );
-    assert_eq!(millis(expired.change_time.as_ref().unwrap()), expires);
+    assert_eq!(millis_of(expired.change_time.as_ref().unwrap()), expires);
     assert!(late < 1000, "{late} ms after the expiry");
 
     // A default behind the expired company grant changes nothing; once the

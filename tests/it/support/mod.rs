@@ -378,6 +378,30 @@ pub fn now() -> u64 {
         .as_secs()
 }
 
+/// Now, in milliseconds since the epoch (as the services store times).
+pub fn now_millis() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
+}
+
+/// A protobuf timestamp of `millis` since the epoch.
+pub fn at_millis(millis: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: millis.div_euclid(1000),
+        nanos: i32::try_from(millis.rem_euclid(1000) * 1_000_000).unwrap(),
+    }
+}
+
+/// A protobuf timestamp in milliseconds since the epoch.
+pub fn millis_of(timestamp: &prost_types::Timestamp) -> i64 {
+    timestamp.seconds * 1000 + i64::from(timestamp.nanos) / 1_000_000
+}
+
 /// Hand-made JWTs, for tokens the issuer would never produce.
 pub mod jwt {
     use super::*;
