@@ -1,8 +1,8 @@
 //! Passwords and company secrets: how they are made, stored and compared.
 //!
 //! - Passwords are stored as argon2id PHC strings (memory-hard, salted).
-//!   Hashing and verifying run on the blocking pool: they take tens of
-//!   milliseconds of CPU by design and must not stall the async workers.
+//!   Hashing and verifying take tens of milliseconds of CPU by design: they
+//!   run through the bounded queue in `hash_queue`, on the blocking pool.
 //! - A company secret is 32 random bytes, so a plain SHA-256 is enough to
 //!   store it; it is compared in constant time.
 //! - Unknown accounts are verified against a decoy hash, so "no such
@@ -51,32 +51,24 @@ impl fmt::Debug for StoredHash {
 }
 
 /// Hashes a new password (argon2id, random salt); `None` only if the
-/// hasher itself fails.
-pub async fn hash_password(password: SecretString) -> Option<StoredHash> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(password.expose_secret().as_bytes(), &salt)
-            .map(|hash| StoredHash(hash.to_string()))
-            .ok()
-    })
-    .await
-    .ok()
-    .flatten()
+/// hasher itself fails. Tens of milliseconds of CPU: call it through the
+/// [`super::hash_queue::HashQueue`], never on an async worker.
+pub fn hash_password(password: &SecretString) -> Option<StoredHash> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.expose_secret().as_bytes(), &salt)
+        .map(|hash| StoredHash(hash.to_string()))
+        .ok()
 }
 
 /// Whether `password` matches `stored`, in constant time. A stored hash that
-/// does not parse never matches.
-pub async fn verify_password(password: SecretString, stored: StoredHash) -> bool {
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&stored.0).is_ok_and(|hash| {
-            Argon2::default()
-                .verify_password(password.expose_secret().as_bytes(), &hash)
-                .is_ok()
-        })
+/// does not parse never matches. As costly as [`hash_password`].
+pub fn verify_password(password: &SecretString, stored: &StoredHash) -> bool {
+    PasswordHash::new(&stored.0).is_ok_and(|hash| {
+        Argon2::default()
+            .verify_password(password.expose_secret().as_bytes(), &hash)
+            .is_ok()
     })
-    .await
-    .unwrap_or(false)
 }
 
 /// A hash of a random password, made once at start-up, to verify against
@@ -84,12 +76,11 @@ pub async fn verify_password(password: SecretString, stored: StoredHash) -> bool
 pub async fn decoy_hash() -> Option<StoredHash> {
     let mut bytes = [0u8; 24];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    hash_password(
-        base64::engine::general_purpose::STANDARD
-            .encode(bytes)
-            .into(),
-    )
-    .await
+    let password = SecretString::from(base64::engine::general_purpose::STANDARD.encode(bytes));
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .ok()
+        .flatten()
 }
 
 /// A new company client secret: 32 random bytes, base64url.
@@ -114,13 +105,16 @@ pub fn hashes_match(a: &StoredHash, b: &StoredHash) -> bool {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn a_password_verifies_only_against_its_own_hash() {
-        let hash = hash_password("correct horse battery".into()).await.unwrap();
+    #[test]
+    fn a_password_verifies_only_against_its_own_hash() {
+        let hash = hash_password(&"correct horse battery".into()).unwrap();
         assert!(hash.as_str().starts_with("$argon2id$"));
-        assert!(verify_password("correct horse battery".into(), hash.clone()).await);
-        assert!(!verify_password("correct horse battery!".into(), hash).await);
-        assert!(!verify_password("x".into(), StoredHash::from("not a hash".to_owned())).await);
+        assert!(verify_password(&"correct horse battery".into(), &hash));
+        assert!(!verify_password(&"correct horse battery!".into(), &hash));
+        assert!(!verify_password(
+            &"x".into(),
+            &StoredHash::from("not a hash".to_owned())
+        ));
     }
 
     #[test]

@@ -20,14 +20,28 @@ pub enum IdentityError {
     #[error("{0}")]
     InvalidCredentials(&'static str),
     /// RESOURCE_EXHAUSTED (`TOO_MANY_ATTEMPTS`): too many failed sign-ins
-    /// for this account or client; try again after `retry_after`.
-    #[error("too many failed sign-in attempts; try again later")]
+    /// for this account or client, or one already in progress; try again
+    /// after `retry_after`.
+    #[error("too many sign-in attempts for this account or from this address; try again later")]
     TooManyAttempts { retry_after: Duration },
+    /// RESOURCE_EXHAUSTED (`TOO_MANY_ATTEMPTS`): too many registrations
+    /// from this address; try again after `retry_after`.
+    #[error("too many registrations from this address; try again later")]
+    TooManyRegistrations { retry_after: Duration },
+    /// RESOURCE_EXHAUSTED (`TOO_MANY_ATTEMPTS`): too many wrong service
+    /// credentials from this address.
+    #[error("too many refused service credentials from this address; try again later")]
+    TooManyCredentialFailures { retry_after: Duration },
+    /// RESOURCE_EXHAUSTED (`OVERLOADED`): the password hasher's queue is
+    /// full; try again after `retry_after`.
+    #[error("too many sign-ins and registrations at once; try again in a moment")]
+    HasherBusy { retry_after: Duration },
     /// ALREADY_EXISTS (`PATIENT_ALREADY_REGISTERED`).
     #[error("a patient with this BSN is already registered")]
     PatientAlreadyRegistered,
-    /// ALREADY_EXISTS (`COMPANY_NAME_TAKEN`).
-    #[error("a company with this name is already registered")]
+    /// ALREADY_EXISTS (`COMPANY_NAME_TAKEN`): the name, in any case, or
+    /// one that looks like it.
+    #[error("a company with this name, or one that looks like it, is already registered")]
     CompanyNameTaken,
     /// NOT_FOUND (`PATIENT_NOT_FOUND`): a patient token without an account.
     #[error("no patient account for this token")]
@@ -82,8 +96,13 @@ impl From<IdentityError> for Status {
         match error {
             IdentityError::InvalidFields(fields) => fields.into(),
             IdentityError::InvalidCredentials(_) => status(Reason::InvalidCredentials, message),
-            IdentityError::TooManyAttempts { retry_after } => {
+            IdentityError::TooManyAttempts { retry_after }
+            | IdentityError::TooManyRegistrations { retry_after }
+            | IdentityError::TooManyCredentialFailures { retry_after } => {
                 status_retry_after(Reason::TooManyAttempts, message, retry_after)
+            }
+            IdentityError::HasherBusy { retry_after } => {
+                status_retry_after(Reason::Overloaded, message, retry_after)
             }
             IdentityError::PatientAlreadyRegistered => {
                 status(Reason::PatientAlreadyRegistered, message)

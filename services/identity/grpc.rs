@@ -7,16 +7,16 @@ use secrecy::SecretString;
 use tonic::{Request, Response, Status};
 
 use super::credentials::{
-    StoredHash, decoy_hash, hash_client_secret, hash_password, hashes_match, new_client_secret,
-    verify_password,
+    StoredHash, decoy_hash, hash_client_secret, hashes_match, new_client_secret,
 };
 use super::error::{
     COMPANY_CREDENTIALS_REJECTED, IdentityError, PROVIDER_SIGN_IN_FAILED,
     SERVICE_CREDENTIAL_REJECTED, SIGN_IN_FAILED,
 };
-use super::login_throttle::LoginThrottle;
+use super::hash_queue::{Full, HashQueue};
 use super::provider::{PatientProvider, ProviderError};
 use super::store::{IdentityStore, NewPatient, Proofed};
+use super::throttle::{Throttles, service_credential_rule};
 use super::validation;
 use crate::auth::keys::SigningKeyRing;
 use crate::auth::{Caller, IssuedToken, Role, TokenIssuer};
@@ -28,7 +28,7 @@ use crate::mesh::CallContext;
 use crate::paging::{decode_token, encode_token, page, page_size};
 use crate::proto::identity::v1::identity_service_server::IdentityService;
 use crate::proto::identity::v1::*;
-use crate::settings::ServiceCredential;
+use crate::settings::{ServiceCredential, ThrottlePolicy};
 use crate::storage::Inserted;
 
 pub struct IdentityApi {
@@ -37,7 +37,9 @@ pub struct IdentityApi {
     pseudoniemen: PseudoniemClient,
     /// What IssueInternalToken compares against, hashed once.
     internal_secret_hash: StoredHash,
-    throttle: LoginThrottle,
+    throttles: Throttles,
+    /// Every argon2 hash and verification goes through it.
+    hashes: HashQueue,
     /// Verified against when the account does not exist, so that case takes
     /// as long as a wrong password.
     decoy_password_hash: StoredHash,
@@ -67,7 +69,7 @@ impl IdentityApi {
         issuer: Arc<TokenIssuer>,
         pseudoniemen: PseudoniemClient,
         internal_secret: ServiceCredential,
-        throttle: LoginThrottle,
+        throttle: &ThrottlePolicy,
         signing_keys: Option<Arc<SigningKeyRing>>,
         patients: PatientSignIn,
     ) -> Result<Self, IdentityError> {
@@ -80,7 +82,8 @@ impl IdentityApi {
             issuer,
             pseudoniemen,
             internal_secret_hash: hash_client_secret(internal_secret.expose()),
-            throttle,
+            throttles: Throttles::new(throttle),
+            hashes: HashQueue::sized_to_the_cores(throttle.password_hash_queue),
             decoy_password_hash: decoy_hash().await.ok_or(IdentityError::Internal(
                 "cannot make the decoy password hash",
             ))?,
@@ -125,6 +128,7 @@ impl IdentityApi {
     ) -> Result<RegisterPatientResponse, IdentityError> {
         self.password_sign_in()?;
         let context = CallContext::of(&request);
+        let client = client_address(&request);
         let input = request.into_inner();
         let mut errors = FieldErrors::new();
         let bsn = errors.check("bsn", Bsn::parse(&input.bsn));
@@ -137,12 +141,18 @@ impl IdentityApi {
             return Err(errors.into());
         };
         let password = SecretString::from(input.password);
+        self.throttles
+            .registrations
+            .take(client)
+            .map_err(|retry_after| IdentityError::TooManyRegistrations { retry_after })?;
+        let hasher = self.hashes.admit_registration().map_err(busy)?;
 
         let pseudoniem = self.pseudoniemen.get(&context, &bsn).await?;
         if self.store.patient_exists(&pseudoniem).await? {
             return Err(IdentityError::PatientAlreadyRegistered);
         }
-        let password_hash = hash_password(password)
+        let password_hash = hasher
+            .hash(password)
             .await
             .ok_or(IdentityError::Internal("password hashing failed"))?;
         let inserted = self
@@ -172,10 +182,18 @@ impl IdentityApi {
         let client = client_address(&request);
         let input = request.into_inner();
         let bsn = Bsn::from_field("bsn", &input.bsn)?;
-        if let Err(retry_after) = self.throttle.check(&bsn, client) {
-            tracing::warn!(client = ?client, "sign-in refused: too many failed attempts");
-            return Err(IdentityError::TooManyAttempts { retry_after });
-        }
+        // A place at the hasher first, so a flood is turned away before
+        // it counts against anyone's account or reads a database; then the
+        // attempt, counted as a failure until the password proves right.
+        let hasher = self.hashes.admit_sign_in().map_err(busy)?;
+        let attempt = self
+            .throttles
+            .sign_ins
+            .reserve(&bsn, client)
+            .map_err(|retry_after| {
+                tracing::warn!(client = ?client, "sign-in refused: too many failed attempts");
+                IdentityError::TooManyAttempts { retry_after }
+            })?;
 
         let account = match self.pseudoniemen.lookup(&context, &bsn).await? {
             Some(pseudoniem) => self
@@ -192,15 +210,15 @@ impl IdentityApi {
             .as_ref()
             .and_then(|(_, patient)| patient.password())
             .map_or_else(|| self.decoy_password_hash.clone(), Clone::clone);
-        let password_ok = verify_password(input.password.into(), stored_hash).await;
+        let password_ok = hasher.verify(input.password.into(), stored_hash).await;
         let Some((pseudoniem, _)) =
             account.filter(|(_, patient)| password_ok && patient.password().is_some())
         else {
-            self.throttle.record_failure(&bsn, client);
+            drop(attempt);
             tracing::info!(client = ?client, "sign-in failed");
             return Err(SIGN_IN_FAILED);
         };
-        self.throttle.record_success(&bsn);
+        attempt.succeeded();
         let token = self.issue(pseudoniem.as_str(), Role::Patient)?;
         tracing::info!(patient = %pseudoniem, "patient signed in");
         Ok(LoginPatientResponse {
@@ -301,8 +319,12 @@ impl IdentityApi {
         &self,
         request: Request<RegisterCompanyRequest>,
     ) -> Result<RegisterCompanyResponse, IdentityError> {
-        let name = CompanyName::parse(&request.get_ref().company_name)
+        let name = CompanyName::register(&request.get_ref().company_name)
             .map_err(|rule| FieldErrors::one("company_name", rule))?;
+        self.throttles
+            .registrations
+            .take(client_address(&request))
+            .map_err(|retry_after| IdentityError::TooManyRegistrations { retry_after })?;
         let id = uuid::Uuid::new_v4();
         let client_secret = new_client_secret();
         let inserted = self
@@ -354,10 +376,25 @@ impl IdentityApi {
         let input = request.into_inner();
         // Hashing both sides keeps the comparison's time independent of the
         // lengths involved.
+        // The right credential is never throttled: the services of the
+        // mesh may share an address with whoever floods it (every one of
+        // them in `all`). A wrong one is counted, and past the allowance
+        // refused without a log line each.
         if !hashes_match(
             &self.internal_secret_hash,
             &hash_client_secret(&input.service_secret),
         ) {
+            if let Some(ip) = peer.map(|peer| peer.ip()) {
+                let counted = self
+                    .throttles
+                    .service_credential
+                    .reserve(&[(ip, service_credential_rule())]);
+                if let Err(refused) = counted {
+                    return Err(IdentityError::TooManyCredentialFailures {
+                        retry_after: refused.retry_after,
+                    });
+                }
+            }
             tracing::warn!(peer = ?peer, "internal token refused: wrong service credential");
             return Err(SERVICE_CREDENTIAL_REJECTED);
         }
@@ -427,6 +464,13 @@ impl IdentityApi {
             company_name: company.name.to_string(),
             verified: company.verified,
         })
+    }
+}
+
+/// The hasher's queue is full.
+fn busy(full: Full) -> IdentityError {
+    IdentityError::HasherBusy {
+        retry_after: full.retry_after,
     }
 }
 

@@ -3,7 +3,9 @@
 //! - `grpc`: the handlers;
 //! - `store`: patients (by pseudoniem, never by BSN) and companies;
 //! - `credentials`: argon2id passwords, hashed company secrets;
-//! - `login_throttle`: failed sign-ins per account and per client;
+//! - `throttle`: sign-ins per account and per address, registrations and
+//!   the service credential per address;
+//! - `hash_queue`: the bounded queue in front of argon2;
 //! - `provider`: the patients' OpenID Connect provider (a DigiD broker in
 //!   production): Identity exchanges the website's authorization codes and
 //!   verifies the ID tokens, so a patient is who the provider says;
@@ -22,10 +24,11 @@
 mod credentials;
 mod error;
 mod grpc;
-mod login_throttle;
+mod hash_queue;
 pub mod operator;
 mod provider;
 mod store;
+mod throttle;
 mod validation;
 
 use std::sync::Arc;
@@ -116,12 +119,14 @@ impl MeshService for Identity {
             }
             None => None,
         };
+        let store = store::IdentityStore::new(pool);
+        report_look_alike_names(&store).await?;
         let api = grpc::IdentityApi::new(
-            store::IdentityStore::new(pool),
+            store,
             issuer,
             pseudoniemen,
             config.internal_secret,
-            login_throttle::LoginThrottle::new(config.login_throttle),
+            &config.login_throttle,
             config.jwt.signing_keys().cloned(),
             grpc::PatientSignIn {
                 password: config.patient_sign_in.password,
@@ -146,6 +151,22 @@ impl MeshService for Identity {
             },
         })
     }
+}
+
+/// Indexes the look of names registered before new names were compared by
+/// it, and tells the operator of the pairs that already look alike: they
+/// keep their names (tokens and Dossier's rows carry them), but a patient
+/// may confuse them, so an operator should look (`docs/security.md`).
+async fn report_look_alike_names(store: &store::IdentityStore) -> crate::Result<()> {
+    for (name, looks_like) in store.index_name_skeletons().await? {
+        tracing::warn!(
+            company = %name,
+            looks_like = %looks_like,
+            "two registered company names look alike (registered before names were compared \
+             by their look); neither is renamed: check that both are who they say"
+        );
+    }
+    Ok(())
 }
 
 /// Identity exchanges codes as a confidential client: with a provider, its

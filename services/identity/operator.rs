@@ -1,5 +1,6 @@
 //! What an operator does on Identity's database directly, outside the API:
-//! verifying companies (`toestemming companies verify|unverify|list`).
+//! verifying companies (`toestemming companies verify|unverify|list`), and
+//! hearing of names that look alike.
 //!
 //! Verification is deliberately not an RPC. RegisterCompany is public, so a
 //! company's name proves nothing about who registered it; a person who
@@ -42,6 +43,12 @@ pub async fn companies(settings: &Settings, command: CompanyCommand) -> crate::R
         CompanyCommand::List => {
             for company in store.all_companies().await? {
                 println!("{}\t{}", standing(&company), company.name);
+            }
+            // Names registered before new names were compared by their
+            // look, that look like an older one: kept as they are, for
+            // the operator to check (`docs/security.md`).
+            for (name, older) in store.index_name_skeletons().await? {
+                println!("look-alike\t{name}\tlooks like\t{older}");
             }
             return Ok(());
         }

@@ -185,7 +185,10 @@ impl IdentityStore {
         })
     }
 
-    /// Inserts a company; its name is unique regardless of case.
+    /// Inserts a company. Its name is unique regardless of case, and by its
+    /// look ([`CompanyName::skeleton`]): one statement, so two look-alikes
+    /// registered at once cannot both succeed, and no transaction is left
+    /// half done when a write fails (a full disk).
     pub async fn insert_company(
         &self,
         id: uuid::Uuid,
@@ -196,18 +199,51 @@ impl IdentityStore {
             "identity",
             "insert_company",
             sqlx::query(
-                "INSERT INTO companies (id, name, name_key, secret_hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO companies (id, name, name_key, name_skeleton, secret_hash, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(id.to_string())
             .bind(name.as_str())
             .bind(name.key())
+            .bind(name.skeleton())
             .bind(secret_hash.as_str())
             .bind(now_millis())
             .execute(&self.pool),
         )
         .await;
         Inserted::from_result(result)
+    }
+
+    /// Gives every company registered before names were compared by look
+    /// its skeleton, oldest first; a later one that looks like an older
+    /// one keeps its name and no skeleton, and is returned with the name
+    /// it looks like, for the operator to hear of.
+    pub async fn index_name_skeletons(&self) -> Result<Vec<(String, String)>, StorageError> {
+        let unindexed: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, name FROM companies WHERE name_skeleton IS NULL ORDER BY created_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut collisions = Vec::new();
+        for (id, name) in unindexed {
+            let skeleton = crate::ids::look_alike::skeleton_key(&name);
+            let indexed = sqlx::query(
+                "UPDATE companies SET name_skeleton = $1 WHERE id = $2 AND name_skeleton IS NULL",
+            )
+            .bind(&skeleton)
+            .bind(&id)
+            .execute(&self.pool)
+            .await;
+            if Inserted::from_result(indexed)? == Inserted::AlreadyExists {
+                let (older,): (String,) =
+                    sqlx::query_as("SELECT name FROM companies WHERE name_skeleton = $1")
+                        .bind(&skeleton)
+                        .fetch_one(&self.pool)
+                        .await?;
+                collisions.push((name, older));
+            }
+        }
+        Ok(collisions)
     }
 
     /// The company registered under `name` in any case.

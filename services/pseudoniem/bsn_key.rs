@@ -50,9 +50,12 @@ impl BsnKey {
 /// (mode 0600) the first time, so the SQLite files beside it stay readable
 /// across restarts. Also says where it is and whether it was just made.
 pub fn development_key(dir: &Path) -> crate::Result<(SigningSecret, PathBuf, bool)> {
-    use std::os::unix::fs::OpenOptionsExt as _;
+    use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
     let path = dir.join("pseudoniem-bsn.key");
-    std::fs::create_dir_all(dir)?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
     let created = match std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

@@ -1,4 +1,6 @@
-//! Security headers on every response of the website.
+//! Security headers on every response of the website, set by the server
+//! outermost (`src/mesh/http.rs`), so its own refusals carry them too (a
+//! 413 for a body past the limit, a 503 when shedding load).
 //!
 //! - `Content-Security-Policy`: nothing but this site's own stylesheet and
 //!   forms; no script at all, no inline style, no frames around it
@@ -13,29 +15,21 @@
 //! - `Vary`: pages differ by language and by session.
 
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::Response;
 
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
      form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// Sets the headers on `response`; used as `map_response(secure)`.
-pub async fn secure(mut response: Response) -> Response {
-    let headers = response.headers_mut();
-    set(
-        headers,
-        header::CONTENT_SECURITY_POLICY,
-        CONTENT_SECURITY_POLICY,
-    );
-    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    set(headers, header::REFERRER_POLICY, "no-referrer");
-    set(headers, header::X_FRAME_OPTIONS, "DENY");
-    set(headers, header::VARY, "Accept-Language, Cookie");
-    if !headers.contains_key(header::CACHE_CONTROL) {
-        set(headers, header::CACHE_CONTROL, "no-store");
-    }
-    response
-}
-
-fn set(headers: &mut HeaderMap, name: header::HeaderName, value: &'static str) {
-    headers.insert(name, HeaderValue::from_static(value));
+/// The headers, each set on a response that does not set it itself.
+pub fn security_headers() -> HeaderMap {
+    [
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::VARY, "Accept-Language, Cookie"),
+        (header::CACHE_CONTROL, "no-store"),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name, HeaderValue::from_static(value)))
+    .collect()
 }

@@ -45,7 +45,7 @@ use std::time::Duration;
 
 use crate::auth::InternalTokenSource;
 use crate::clients::{DossierClient, IdentityClient};
-use crate::mesh::service::{App, Built, Handles, MeshService};
+use crate::mesh::service::{App, Built, Handles, HttpApp, MeshService};
 use crate::settings::{
     ConfigError, JwtSettings, ProviderSettings, ServiceCredential, ServiceKind, Settings,
     SigningSecret,
@@ -154,7 +154,10 @@ impl MeshService for Website {
             password_sign_in: config.password_sign_in,
         };
         Ok(Built {
-            app: App::Http(routes::router(Arc::new(state))),
+            app: App::Http(HttpApp {
+                routes: routes::router(Arc::new(state)),
+                response_headers: headers::security_headers(),
+            }),
             handles: Handles {
                 internal_tokens: Some(tokens),
                 verifier: Some(verifier),

@@ -15,7 +15,7 @@ use axum_extra::extract::cookie::CookieJar;
 use super::i18n::Lang;
 use super::pages::{Layout, MessagePage, render};
 use super::session::Sessions;
-use super::{account, choices, dashboard, headers, provider_signin, who_looked};
+use super::{account, choices, dashboard, provider_signin, who_looked};
 use crate::auth::{Caller, ClientAddress, Principal};
 use crate::clients::{DossierClient, IdentityClient};
 use crate::mesh::{CallContext, Deadline, RequestId};
@@ -57,8 +57,6 @@ pub fn router(state: Shared) -> Router {
         .route("/healthz", get(health))
         .route("/.well-known/jwks.json", get(jwks))
         .fallback(not_found)
-        // Every response, the 404 and the stylesheet included.
-        .layer(axum::middleware::map_response(headers::secure))
         .with_state(state)
 }
 

@@ -255,10 +255,14 @@ mod tests {
         let tokens = InternalTokenSource::from_identity(
             channel,
             "dossier",
-            ServiceCredential::new("secret").unwrap(),
+            ServiceCredential::new("a-service-credential-of-32-bytes!").unwrap(),
         );
         let status = tokens.authorization().await.unwrap_err();
         assert_eq!(status.code(), tonic::Code::Unavailable);
-        assert!(!status.message().contains("secret"));
+        assert!(
+            !status
+                .message()
+                .contains("a-service-credential-of-32-bytes!")
+        );
     }
 }

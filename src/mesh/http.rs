@@ -10,12 +10,14 @@
 //!    outbound gRPC calls carry, enforced here; the id is echoed;
 //! 3. load shed past the in-flight cap (503 at once, rather than a queue);
 //! 4. a cap on the request body: forms are small.
+//!
+//! Outside them all, the app's response headers (the website's security
+//! headers) are set on every response, the refusals of these layers too.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::Router;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
@@ -26,9 +28,11 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tracing::Instrument as _;
 
 use super::context::{Deadline, REQUEST_ID, RequestId};
+use super::service::HttpApp;
 use super::shutdown::drain_within;
 use crate::settings::ServerLimits;
 
@@ -36,13 +40,14 @@ use crate::settings::ServerLimits;
 /// requests in flight for at most `limits.drain_grace`.
 pub(super) async fn serve_http(
     name: &'static str,
-    router: Router,
+    http: HttpApp,
     listener: TcpListener,
     limits: &ServerLimits,
     shutdown: CancellationToken,
 ) -> crate::Result<()> {
-    let app = router
-        // Innermost first: axum applies `.layer` calls outside-in.
+    let mut app = http
+        .routes
+        // Innermost first: each `.layer` wraps what is above it.
         .layer(RequestBodyLimitLayer::new(limits.max_message_bytes))
         .layer(
             ServiceBuilder::new()
@@ -63,6 +68,12 @@ pub(super) async fn serve_http(
             header::COOKIE,
             header::AUTHORIZATION,
         ]));
+    for (name, value) in &http.response_headers {
+        app = app.layer(SetResponseHeaderLayer::if_not_present(
+            name.clone(),
+            value.clone(),
+        ));
+    }
     let address = listener.local_addr().ok();
     tracing::info!(service = name, address = ?address, "serving");
     let drain_started = shutdown.clone();

@@ -50,9 +50,15 @@ pub async fn serve(
 ) -> crate::Result<()> {
     match app {
         App::Grpc(grpc) => serve_grpc(grpc, listener, limits, requests, shutdown).await,
-        App::Http(router) => {
-            let router = router.layer(tower::util::MapRequestLayer::new(count(requests)));
-            super::http::serve_http(name, router, listener, limits, shutdown).await
+        App::Http(http) => {
+            let routes = http
+                .routes
+                .layer(tower::util::MapRequestLayer::new(count(requests)));
+            let app = super::service::HttpApp {
+                routes,
+                response_headers: http.response_headers,
+            };
+            super::http::serve_http(name, app, listener, limits, shutdown).await
         }
     }
 }

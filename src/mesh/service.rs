@@ -62,9 +62,18 @@ pub enum App {
     /// A gRPC service of the mesh, served with health, reflection and the
     /// server layer stack.
     Grpc(GrpcApp),
-    /// An HTTP app (the patient website): its routes, served with the HTTP
-    /// layer stack (`super::http`).
-    Http(axum::Router),
+    /// An HTTP app (the patient website), served with the HTTP layer stack
+    /// (`super::http`).
+    Http(HttpApp),
+}
+
+/// An HTTP app: its routes, and the headers every response carries. The
+/// server sets them outermost, so its own answers (413 for a body past the
+/// limit, 503 when shedding load, 504 past the deadline) carry them too.
+pub struct HttpApp {
+    pub routes: axum::Router,
+    /// Set on every response that does not set the header itself.
+    pub response_headers: axum::http::HeaderMap,
 }
 
 /// A gRPC service: its generated server and the verifier its verify layer

@@ -64,17 +64,37 @@ impl Default for ServerLimits {
     }
 }
 
-/// How many failed sign-ins Identity tolerates before it refuses further
-/// attempts for a while (`LOGIN_*` variables).
+/// How Identity throttles password sign-ins and registrations (`LOGIN_*`
+/// variables; `services/identity/throttle/`, `docs/security.md`).
 #[derive(Debug, Clone)]
 pub struct ThrottlePolicy {
-    /// How long failures are remembered (`LOGIN_THROTTLE_WINDOW_SECONDS`).
+    /// How long failures are remembered after a key's last one
+    /// (`LOGIN_THROTTLE_WINDOW_SECONDS`); also the longest delay one
+    /// address can earn.
     pub window: Duration,
-    /// Failures per patient account (`LOGIN_MAX_FAILURES_PER_ACCOUNT`).
+    /// Failures per patient account before its sign-ins are delayed
+    /// (`LOGIN_MAX_FAILURES_PER_ACCOUNT`).
     pub max_failures_per_account: u32,
-    /// Failures per client address (`LOGIN_MAX_FAILURES_PER_CLIENT`): the
-    /// gRPC peer, or the browser's address that the website vouches for.
+    /// Failures per client address, across accounts, before its sign-ins
+    /// are delayed (`LOGIN_MAX_FAILURES_PER_CLIENT`): the gRPC peer, or the
+    /// browser's address that the website vouches for.
     pub max_failures_per_client: u32,
+    /// The first delay; each further failure doubles it.
+    pub first_delay: Duration,
+    /// The longest delay of an account from every address together: the
+    /// most someone else's guesses can make the patient wait.
+    pub max_account_delay: Duration,
+    /// Sign-ins at once per account, and per address.
+    pub max_in_flight_per_account: u32,
+    pub max_in_flight_per_client: u32,
+    /// Registrations (patients and companies) an address may make at once,
+    /// and how often it earns another.
+    pub registration_burst: u32,
+    pub registration_refill: Duration,
+    /// Sign-ins and registrations admitted to the password hasher at once,
+    /// waiting or running (one hash runs per core); more are answered
+    /// RESOURCE_EXHAUSTED `OVERLOADED`.
+    pub password_hash_queue: usize,
     /// Entries kept at most; bounds the memory a flood can take.
     pub max_tracked: usize,
 }
@@ -87,6 +107,13 @@ impl Default for ThrottlePolicy {
             // A client address may be shared by many patients (a hospital's
             // NAT, a proxy), so it gets more room than one account.
             max_failures_per_client: 100,
+            first_delay: Duration::from_secs(1),
+            max_account_delay: Duration::from_secs(60),
+            max_in_flight_per_account: 2,
+            max_in_flight_per_client: 8,
+            registration_burst: 20,
+            registration_refill: Duration::from_secs(10),
+            password_hash_queue: 16,
             max_tracked: 100_000,
         }
     }

@@ -819,7 +819,10 @@ mod tests {
     fn debug_output_hides_secrets() {
         let s = settings(&[
             ("JWT_SECRET_KEY", KEY),
-            ("INTERNAL_CLIENT_SECRET", "service-cred-xyz"),
+            (
+                "INTERNAL_CLIENT_SECRET",
+                "service-cred-xyz-0123456789abcdefghij",
+            ),
             ("DATABASE_URL", "postgres://u:pw-in-url@db/x"),
         ])
         .unwrap();

@@ -59,13 +59,23 @@ impl fmt::Debug for SigningSecret {
 pub struct ServiceCredential(Arc<SecretString>);
 
 impl ServiceCredential {
+    /// At least [`Self::MIN_BYTES`] bytes (the contract): the credential
+    /// is what stands between anyone who can reach Identity and an
+    /// Internal token, so it must be too long to guess.
     pub fn new(secret: impl Into<String>) -> Result<Self, ConfigError> {
         let secret = secret.into();
-        if secret.is_empty() {
-            return Err(ConfigError::new("INTERNAL_CLIENT_SECRET is empty"));
+        if secret.len() < Self::MIN_BYTES {
+            return Err(ConfigError::new(format!(
+                "INTERNAL_CLIENT_SECRET is {} bytes long; it must be at least {} (for example \
+                 `openssl rand -base64 32`)",
+                secret.len(),
+                Self::MIN_BYTES
+            )));
         }
         Ok(Self(Arc::new(secret.into())))
     }
+
+    pub const MIN_BYTES: usize = 32;
 
     /// A random credential for a development run; never persisted.
     pub fn generate() -> Self {
@@ -164,7 +174,7 @@ mod tests {
     #[test]
     fn debug_never_shows_a_secret() {
         let key = SigningSecret::new(vec![b'k'; 40]).unwrap();
-        let credential = ServiceCredential::new("service-credential-xyz").unwrap();
+        let credential = ServiceCredential::new("service-credential-xyz-0123456789abcdef").unwrap();
         let url = DatabaseUrl::new("postgres://dossier:hunter2hunter2@db/dossier");
         let shown = format!("{key:?} {credential:?} {url:?}");
         assert!(!shown.contains("kkkk"), "{shown}");

@@ -5,7 +5,9 @@ use crate::errors::{Reason, status};
 /// A storage failure. Its text (the driver's: it names tables and
 /// constraints, never bound values) is logged when it becomes a status, and
 /// never returned: a caller learns only whether to retry (UNAVAILABLE,
-/// `STORAGE_UNAVAILABLE`) or not (INTERNAL).
+/// `STORAGE_UNAVAILABLE`), whether the disk is full (RESOURCE_EXHAUSTED,
+/// `STORAGE_FULL`: the operator's to fix, not the service's fault), or
+/// neither (INTERNAL).
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     /// Writes, migrations, and every query on PostgreSQL.
@@ -34,6 +36,21 @@ impl StorageError {
         }
     }
 
+    /// Whether the database is out of disk: SQLite's `SQLITE_FULL` (13),
+    /// PostgreSQL's `disk_full` (53100). Reads go on; writes come back
+    /// once space is freed.
+    pub fn is_full(&self) -> bool {
+        match self {
+            StorageError::Sqlx(error) => error.as_database_error().is_some_and(|database| {
+                matches!(database.code().as_deref(), Some("53100" | "13"))
+                    || database.message().contains("database or disk is full")
+            }),
+            StorageError::SqliteRead(error) => {
+                error.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
+            }
+        }
+    }
+
     /// A row that must exist (it was just written) was not found.
     pub fn missing_row() -> Self {
         Self::Sqlx(sqlx::Error::RowNotFound)
@@ -48,7 +65,13 @@ impl StorageError {
 impl From<StorageError> for tonic::Status {
     fn from(error: StorageError) -> Self {
         tracing::error!(%error, "storage failure");
-        if error.is_transient() {
+        if error.is_full() {
+            status(
+                Reason::StorageFull,
+                "the service's storage is full, so nothing was written; the operator must free \
+                 space",
+            )
+        } else if error.is_transient() {
             status(
                 Reason::StorageUnavailable,
                 "storage is unavailable; retry later",

@@ -233,17 +233,46 @@ fn sqlite_path(url: &str) -> &str {
         .unwrap_or_default()
 }
 
-/// `sqlite://path/to/file.db?mode=rwc` → creates `path/to`.
+/// `sqlite://path/to/file.db?mode=rwc` → creates `path/to` (0700, where it
+/// makes a folder) and `file.db` (0600), before SQLite opens it: SQLite
+/// gives its WAL and shared-memory files the database file's mode, so no
+/// file of the database is readable by other users of the machine. A
+/// database file an earlier release made readable to others is tightened,
+/// and the operator told; folders that already exist are left as they are
+/// (`DATA_DIR` may be a shared one).
 fn create_parent_dir(url: &str) -> Result<(), sqlx::Error> {
+    use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
     let path = sqlite_path(url);
     if path.is_empty() || path == ":memory:" {
         return Ok(());
     }
-    if let Some(parent) = std::path::Path::new(path)
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(parent)?;
+    let path = std::path::Path::new(path);
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)?;
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)?;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        let file = std::path::PathBuf::from(file);
+        let Ok(metadata) = std::fs::metadata(&file) else {
+            continue;
+        };
+        if metadata.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+            tracing::warn!(
+                file = %file.display(),
+                "the database file was readable by other users; it is 0600 now"
+            );
+        }
     }
     Ok(())
 }

@@ -176,3 +176,48 @@ async fn clear_bsns_of_the_release_before_move_under_the_key_and_leave_no_trace(
     upgraded.wait().await.unwrap();
     mesh.stop().await;
 }
+
+/// Issue 17: the SQLite files are the mesh's data, so no other user of the
+/// machine may read them: a folder the mesh makes is 0700, and every file
+/// of every database (WAL and shared memory included) is 0600. SQLite on
+/// the PostgreSQL run too: these are SQLite's files.
+#[tokio::test]
+async fn data_files_are_private_to_the_user_that_runs_the_mesh() {
+    use std::os::unix::fs::PermissionsExt as _;
+    use toestemming::settings::DatabaseUrl;
+    let mesh = TestMesh::start_with(|settings| {
+        settings.data_dir = settings.data_dir.join("data").join("nested");
+        for kind in [
+            ServiceKind::Identity,
+            ServiceKind::Pseudoniem,
+            ServiceKind::Dossier,
+        ] {
+            let url = DatabaseUrl::sqlite_file(&settings.data_dir, kind.name());
+            settings.service_database_urls.insert(kind, url);
+        }
+    })
+    .await;
+    // Write to every database, so each has its WAL.
+    let company = mesh.company_token("Rechten Zorg").await;
+    create_dossier(&mesh, &company, &bsn(7)).await;
+    let data_dir = &mesh.settings.data_dir;
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(data_dir), 0o700, "{}", data_dir.display());
+    let files: Vec<_> = std::fs::read_dir(data_dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    let databases = files
+        .iter()
+        .filter(|path| path.to_string_lossy().contains(".db"))
+        .count();
+    assert!(
+        databases >= 9,
+        "three databases, each with WAL and SHM: {files:?}"
+    );
+    for file in &files {
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+    }
+    mesh.stop().await;
+}

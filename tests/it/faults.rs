@@ -487,4 +487,23 @@ fn a_lone_service_refuses_to_start_without_what_it_needs() {
         assert!(text.contains("INTERNAL_CLIENT_SECRET"), "{service}: {text}");
         assert!(!text.contains(SECRET_TEXT), "the key was echoed: {text}");
     }
+
+    // A credential that could be guessed is refused like a short key.
+    let short = "a-short-service-credential";
+    let (ok, text) = start_refused(
+        "identity",
+        &[
+            ("JWT_SECRET_KEY", SECRET_TEXT),
+            ("INTERNAL_CLIENT_SECRET", short),
+        ],
+    );
+    assert!(
+        !ok,
+        "identity started with a 26-byte INTERNAL_CLIENT_SECRET"
+    );
+    assert!(
+        text.contains("INTERNAL_CLIENT_SECRET") && text.contains("at least 32"),
+        "{text}"
+    );
+    assert!(!text.contains(short), "the credential was echoed: {text}");
 }

@@ -224,6 +224,20 @@ fn assert_security_headers(page: &Page) {
 // ---------------------------------------------------------------------------
 // pages and headers
 
+/// The server's own refusals carry the headers too (issue 17): a body past
+/// the limit is answered 413 by the layer in front of the routes.
+#[tokio::test]
+async fn a_body_past_the_limit_is_refused_with_the_security_headers() {
+    let mesh = TestMesh::start().await;
+    let mut browser = Browser::new(&website_url(&mesh), loopback(1));
+    let huge = "x".repeat(mesh.settings.limits.max_message_bytes + 1);
+    let page = browser.post("/signin", &[("bsn", &huge)]).await;
+    assert_eq!(page.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_security_headers(&page);
+    assert_eq!(page.header("cache-control"), "no-store");
+    mesh.stop().await;
+}
+
 #[tokio::test]
 async fn every_page_is_accessible_markup_with_the_security_headers() {
     let mesh = TestMesh::start().await;

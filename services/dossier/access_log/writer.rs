@@ -94,17 +94,37 @@ pub async fn run(
 /// One transaction: the chain's lock, the last hash, every change with its
 /// entry and the decisions it changed, commit. The outcomes, and how many
 /// decision changes were published.
+///
+/// A connection whose transaction failed is closed, not given back: on
+/// SQLite's `SQLITE_FULL` SQLite rolls the transaction back by itself, the
+/// driver's own ROLLBACK then fails, and the driver would go on believing
+/// the connection is inside a transaction, refusing every later one ("begin
+/// at non-zero transaction depth") long after the disk has room again.
 async fn commit(
     pool: &AnyPool,
     sqlite: bool,
     group: &[Job],
 ) -> Result<(Vec<Committed>, usize), StorageError> {
+    let mut connection = pool.acquire().await?;
+    let result = commit_on(&mut connection, sqlite, group).await;
+    if result.is_err() {
+        connection.close_on_drop();
+    }
+    result
+}
+
+async fn commit_on(
+    connection: &mut sqlx::pool::PoolConnection<sqlx::Any>,
+    sqlite: bool,
+    group: &[Job],
+) -> Result<(Vec<Committed>, usize), StorageError> {
+    use sqlx::Connection as _;
     let mut tx = if sqlite {
         // Takes the writer lock before reading the last hash, so no other
         // process appends in between.
-        pool.begin_with("BEGIN IMMEDIATE").await?
+        (**connection).begin_with("BEGIN IMMEDIATE").await?
     } else {
-        let mut tx = pool.begin().await?;
+        let mut tx = (**connection).begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(CHAIN_LOCK)
             .execute(&mut *tx)
@@ -231,15 +251,7 @@ async fn insert(
 /// PostgreSQL's 53100 disk_full) is RESOURCE_EXHAUSTED, anything else
 /// UNAVAILABLE.
 fn failure(error: &StorageError) -> Failure {
-    let StorageError::Sqlx(error) = error else {
-        return Failure::Unavailable;
-    };
-    let full = error.as_database_error().is_some_and(|database| {
-        database.code().as_deref() == Some("53100")
-            || database.code().as_deref() == Some("13")
-            || database.message().contains("database or disk is full")
-    });
-    if full {
+    if error.is_full() {
         Failure::Full
     } else {
         Failure::Unavailable

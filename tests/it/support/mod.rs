@@ -38,11 +38,13 @@ use toestemming::proto::dossier::v1::dossier_service_client::DossierServiceClien
 use toestemming::proto::identity::v1::identity_service_client::IdentityServiceClient;
 use toestemming::proto::identity::v1::*;
 use toestemming::proto::pseudoniem::v1::pseudoniem_service_client::PseudoniemServiceClient;
-use toestemming::settings::{JwtSettings, ServiceCredential, ServiceKind, Settings, SigningSecret};
+use toestemming::settings::{
+    JwtSettings, ServiceCredential, ServiceKind, Settings, SigningSecret, ThrottlePolicy,
+};
 
 /// The mesh key used by every test mesh.
 pub const SECRET: &[u8] = b"an-hs256-test-key-that-is-long-enough-0123456789";
-pub const INTERNAL_SECRET: &str = "test-internal-client-secret";
+pub const INTERNAL_SECRET: &str = "test-internal-client-secret-of-40-bytes!";
 /// The key under which the test meshes' Pseudoniem stores BSNs.
 pub const BSN_KEY: &str = "a-test-key-for-the-keyed-hash-of-bsns-0123456789";
 pub const ISSUER: &str = "Online-Toestemming-Workshop-IdentityApi";
@@ -69,6 +71,13 @@ pub fn test_settings(data_dir: &std::path::Path) -> Settings {
         internal_secret: Some(ServiceCredential::new(INTERNAL_SECRET).unwrap()),
         pseudoniem_bsn_key: Some(SigningSecret::new(BSN_KEY.as_bytes().to_vec()).unwrap()),
         data_dir: data_dir.to_path_buf(),
+        login_throttle: ThrottlePolicy {
+            // Every test client is 127.0.0.1, and some tests register
+            // dozens of patients and companies; `throttling.rs` tests the
+            // bound itself.
+            registration_burst: 10_000,
+            ..ThrottlePolicy::default()
+        },
         ..Settings::default()
     }
 }
@@ -318,6 +327,16 @@ pub struct Company {
 pub async fn channel(addr: std::net::SocketAddr) -> Channel {
     Channel::from_shared(format!("http://{addr}"))
         .unwrap()
+        .connect_timeout(Duration::from_secs(2))
+        .connect_lazy()
+}
+
+/// A connected channel to `addr` from the loopback address `source`
+/// (127.0.0.x): how the tests stand for clients at different addresses.
+pub async fn channel_from(addr: std::net::SocketAddr, source: std::net::IpAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .local_address(Some(source))
         .connect_timeout(Duration::from_secs(2))
         .connect_lazy()
 }

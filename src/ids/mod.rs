@@ -6,6 +6,8 @@
 //! [`crate::bsn::Bsn`], none of them is secret: a pseudoniem is random and
 //! means nothing outside the mesh, so logs may show it.
 
+pub mod look_alike;
+
 use std::fmt;
 
 /// A patient's pseudoniem: a random UUID, written lowercase and hyphenated.
@@ -55,9 +57,23 @@ impl CompanyName {
     /// The longest name, in characters.
     pub const MAX_CHARS: usize = 100;
 
-    /// Trims `value` and checks it as a [`display_name`].
+    /// Trims `value` and checks it as a [`display_name`]: how a name that
+    /// is already someone's is read (from a token, a row, a lookup).
     pub fn parse(value: &str) -> Result<Self, &'static str> {
         display_name(value).map(Self)
+    }
+
+    /// A name a new company asks for: normalised, and refused when it
+    /// could pass for another ([`look_alike`]).
+    pub fn register(value: &str) -> Result<Self, &'static str> {
+        let name = look_alike::new_company_name(value)?;
+        display_name(&name).map(Self)
+    }
+
+    /// What a look-alike of this name shares with it
+    /// ([`look_alike::skeleton_key`]): new names are unique by it.
+    pub fn skeleton(&self) -> String {
+        look_alike::skeleton_key(&self.0)
     }
 
     /// What makes two names the same company: the lowercased name.
