@@ -91,8 +91,13 @@ pub fn process_cap(limits: &ServerLimits, file_limit: Option<u64>) -> usize {
     file_limit
         .saturating_sub(reserve)
         .min(limits.max_connections)
-        .max(1)
+        .max(MIN_PROCESS_CAP.min(limits.max_connections))
 }
+
+/// The least process-wide cap a descriptor limit can bring about: each
+/// server holds a slot while it waits to accept, so a cap of a few would
+/// leave the four servers of `toestemming all` nothing to serve with.
+const MIN_PROCESS_CAP: usize = 16;
 
 /// The [`ConnectionGate`] that the servers of one process share: clones of
 /// one `ServerLimits` (every service started from one `Settings`, as in
@@ -552,9 +557,9 @@ mod tests {
             process_cap(&limits, Some(1024)),
             1024 - limits.min_reserved_files
         );
-        // Never above the configured ceiling, never zero.
+        // Never above the configured ceiling, never below a few per server.
         assert_eq!(process_cap(&limits, Some(1 << 20)), limits.max_connections);
-        assert_eq!(process_cap(&limits, Some(10)), 1);
+        assert_eq!(process_cap(&limits, Some(10)), MIN_PROCESS_CAP);
         assert_eq!(process_cap(&limits, None), limits.max_connections);
     }
 

@@ -24,6 +24,7 @@ use toestemming::mesh::connections::GateStats;
 use toestemming::proto::dossier::v1::dossier_service_client::DossierServiceClient;
 use toestemming::proto::dossier::v1::*;
 use toestemming::settings::{ServiceKind, Settings};
+use toestemming::telemetry::metrics::names;
 
 use crate::support::*;
 
@@ -230,6 +231,8 @@ async fn silent_connections_to_a_grpc_server_are_closed_after_the_preface_timeou
 #[tokio::test]
 async fn one_address_over_its_cap_is_refused_while_another_is_served() {
     const CAP: usize = 16;
+    // The process's recorder (shared with other tests: counts only grow).
+    let metrics = toestemming::telemetry::metrics::install().unwrap();
     let mesh = TestMesh::start_with(|settings| {
         settings.limits.max_connections_per_address = CAP;
     })
@@ -295,6 +298,18 @@ async fn one_address_over_its_cap_is_refused_while_another_is_served() {
         );
     }
     assert!(stats.refused_per_address >= 2);
+    let scrape = metrics.render();
+    let refused = scrape
+        .lines()
+        .find(|line| {
+            line.starts_with(names::CONNECTION_LIMITS) && line.contains("refused_per_address")
+        })
+        .and_then(|line| line.rsplit_once(' '))
+        .and_then(|(_, count)| count.parse::<f64>().ok());
+    assert!(
+        refused.is_some_and(|count| count >= 2.0),
+        "counted in the metrics: {refused:?}"
+    );
     drop(held);
 }
 
