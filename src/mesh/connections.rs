@@ -143,7 +143,9 @@ pub struct GateStats {
     pub refused_per_address: u64,
     /// Times a server found every slot taken and stopped accepting.
     pub paused_at_cap: u64,
-    /// Website connections closed by the header-read timeout.
+    /// Website connections closed by the header-read timeout before their
+    /// first request (after one, the timeout closes an idle keep-alive,
+    /// which is not counted).
     pub header_timeouts: u64,
     /// gRPC connections closed for want of an HTTP/2 preface in time.
     pub preface_timeouts: u64,
@@ -236,7 +238,7 @@ impl ConnectionGate {
     }
 
     /// Records that a website connection was closed by hyper's
-    /// header-read timeout.
+    /// header-read timeout before its first request.
     pub fn header_timed_out(&self) {
         self.events.record(Event::HeaderTimeout);
     }

@@ -16,6 +16,8 @@
 //! header-read timeout (`ServerLimits::header_read_timeout`).
 
 use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -108,10 +110,13 @@ async fn accept_loop(
             () = shutdown.cancelled() => break,
         };
         let remote = admitted.remote;
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counted = requests.clone();
         // What `into_make_service_with_connect_info` gave the handlers.
         let service = tower::util::MapRequest::new(
             app.clone(),
             move |mut request: Request<hyper::body::Incoming>| {
+                counted.fetch_add(1, Ordering::Relaxed);
                 request.extensions_mut().insert(ConnectInfo(remote));
                 request
             },
@@ -131,8 +136,12 @@ async fn accept_loop(
                     connection.await
                 }
             };
+            // A connection that timed out before its first request is a
+            // slow or silent client, worth a warning; one that timed out
+            // after serving requests is a browser's idle keep-alive.
             if let Err(error) = served
                 && error.is_timeout()
+                && requests.load(Ordering::Relaxed) == 0
             {
                 gate.header_timed_out();
             }
