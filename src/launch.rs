@@ -21,11 +21,29 @@ use tokio_util::sync::CancellationToken;
 use crate::mesh::service::{Handles, MeshService};
 use crate::settings::{Peers, ServiceKind, Settings};
 
+/// How many connections the kernel holds for a listener until a server
+/// accepts them (capped by `net.core.somaxconn`). When a process is at its
+/// connection cap its servers stop accepting (`mesh::connections`), and
+/// new clients wait here; past it the kernel drops their SYNs and they
+/// retry after 1, 2, 4... s. Tokio's `bind` asks for 128.
+pub const LISTEN_BACKLOG: u32 = 1024;
+
 /// Binds `address`, with a message that says which address failed.
 pub async fn bind(address: SocketAddr) -> crate::Result<TcpListener> {
-    TcpListener::bind(address)
-        .await
-        .map_err(|error| format!("cannot listen on {address}: {error}").into())
+    let listen = || -> std::io::Result<TcpListener> {
+        let socket = if address.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        // As `TcpListener::bind` does: a restarted server rebinds its port
+        // while the last run's connections are in TIME_WAIT.
+        #[cfg(unix)]
+        socket.set_reuseaddr(true)?;
+        socket.bind(address)?;
+        socket.listen(LISTEN_BACKLOG)
+    };
+    listen().map_err(|error| format!("cannot listen on {address}: {error}").into())
 }
 
 /// A service that is serving.

@@ -14,6 +14,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> ExitCode {
     toestemming::telemetry::init();
+    // Every connection is a descriptor: take all the system allows, before
+    // any server derives its connection cap from it.
+    toestemming::mesh::connections::raise_file_limit();
     let cli = toestemming::cli::Cli::parse();
     match toestemming::cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -13,17 +13,25 @@
 //!
 //! Outside them all, the app's response headers (the website's security
 //! headers) are set on every response, the refusals of these layers too.
+//!
+//! Connections come through the process's connection caps
+//! (`super::connections`) and are served by hyper's HTTP/1 builder with its
+//! header-read timeout (`ServerLimits::header_read_timeout`).
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::error_handling::HandleErrorLayer;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse as _, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -77,18 +85,82 @@ pub(super) async fn serve_http(
     let address = listener.local_addr().ok();
     tracing::info!(service = name, address = ?address, "serving");
     let drain_started = shutdown.clone();
-    let serving = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown.cancelled_owned());
     drain_within(
         name,
-        serving.into_future(),
+        accept_loop(app, listener, limits, shutdown),
         &drain_started,
         limits.drain_grace,
     )
     .await?;
+    Ok(())
+}
+
+/// Accepts through the process's connection caps and serves each
+/// connection with hyper's HTTP/1 builder, which axum::serve does not
+/// expose: its `header_read_timeout` closes a connection that has not sent
+/// a whole request head in time (on a new connection and between the
+/// requests of a kept-alive one). Once `shutdown` is cancelled it stops
+/// accepting, asks every connection to finish its request and close, and
+/// returns when they have; dropped earlier (the drain's grace ran out), it
+/// closes them.
+async fn accept_loop(
+    app: axum::Router,
+    listener: TcpListener,
+    limits: &ServerLimits,
+    shutdown: CancellationToken,
+) -> crate::Result<()> {
+    let gate = limits.connections.gate(limits);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    let mut connections = JoinSet::new();
+    loop {
+        while connections.try_join_next().is_some() {}
+        let admitted = tokio::select! {
+            admitted = gate.accept(&listener) => admitted,
+            () = shutdown.cancelled() => break,
+        };
+        let remote = admitted.remote;
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counted = requests.clone();
+        // What `into_make_service_with_connect_info` gave the handlers.
+        let service = tower::util::MapRequest::new(
+            app.clone(),
+            move |mut request: Request<hyper::body::Incoming>| {
+                counted.fetch_add(1, Ordering::Relaxed);
+                request.extensions_mut().insert(ConnectInfo(remote));
+                request
+            },
+        );
+        let connection = http.serve_connection(
+            TokioIo::new(admitted.into_stream(None)),
+            TowerToHyperService::new(service),
+        );
+        let gate = gate.clone();
+        let stopping = shutdown.clone();
+        connections.spawn(async move {
+            let mut connection = std::pin::pin!(connection);
+            let served = tokio::select! {
+                served = connection.as_mut() => served,
+                () = stopping.cancelled() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            // A connection that timed out before its first request is a
+            // slow or silent client, worth a warning; one that timed out
+            // after serving requests is a browser's idle keep-alive.
+            if let Err(error) = served
+                && error.is_timeout()
+                && requests.load(Ordering::Relaxed) == 0
+            {
+                gate.header_timed_out();
+            }
+        });
+    }
+    // Stop accepting: the kernel refuses new connections from here on.
+    drop(listener);
+    while connections.join_next().await.is_some() {}
     Ok(())
 }
 

@@ -7,6 +7,8 @@
 //!   span, fixes the request id and the deadline.
 //! - [`error_info`]: an ErrorInfo on every error, tonic's own included.
 //! - [`load_shed`]: the in-flight cap that answers RESOURCE_EXHAUSTED.
+//! - [`connections`]: the process-wide and per-address connection caps
+//!   that every server accepts through, and the HTTP/2 preface deadline.
 //! - [`server`]: the bounded tonic server with health, reflection and the
 //!   layer stack, and graceful shutdown; `http`: the same for the website.
 //! - [`discovery`] and [`replicas`]: a dependency's replicas, found by
@@ -18,6 +20,7 @@
 //!   and the [`App`] that [`serve`] serves.
 
 pub mod client;
+pub mod connections;
 pub mod context;
 pub mod discovery;
 pub mod error_info;

@@ -23,11 +23,11 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tower::ServiceBuilder;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
+use super::connections::HTTP2_PREFACE_BYTES;
 use super::load_shed::LoadShedLayer;
 use super::request_context::RequestContextLayer;
 use super::rpc_metrics::RpcMetricsLayer;
@@ -161,9 +161,19 @@ async fn serve_grpc(
     let address = listener.local_addr().ok();
     tracing::info!(service = service_name, address = ?address, "serving");
 
-    let incoming = TcpIncoming::from(listener)
-        .with_nodelay(Some(true))
-        .with_keepalive(Some(limits.keepalive_interval));
+    // Through the process's connection caps, each connection with a
+    // deadline for its HTTP/2 preface (`super::connections`); TCP_NODELAY
+    // and TCP keep-alive are set on every admitted socket there.
+    let gate = limits.connections.gate(limits);
+    let preface = Some((HTTP2_PREFACE_BYTES, limits.preface_timeout));
+    let incoming =
+        futures_util::stream::unfold((listener, gate), move |(listener, gate)| async move {
+            let admitted = gate.accept(&listener).await;
+            Some((
+                Ok::<_, std::io::Error>(admitted.into_stream(preface)),
+                (listener, gate),
+            ))
+        });
     let drain_started = shutdown.clone();
     let stopping = async move {
         shutdown.cancelled().await;
@@ -181,6 +191,9 @@ async fn serve_grpc(
         // A backstop only: the request-context layer enforces the budget
         // first, answering DEADLINE_EXCEEDED rather than tonic's CANCELLED.
         .timeout(limits.request_budget + Duration::from_secs(1))
+        // Keep-alive checks: a PING every interval, the connection closed
+        // when one is not answered in time. A quiet WatchConsent stream
+        // whose client answers is live, and stays.
         .http2_keepalive_interval(Some(limits.keepalive_interval))
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))
         .http2_max_pending_accept_reset_streams(Some(limits.max_pending_reset_streams))

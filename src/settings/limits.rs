@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-/// Transport bounds of every gRPC server (`docs/security.md`, "The
+/// Transport bounds of every server (`docs/security.md`, "The
 /// transport"); the defaults suit the mesh's small unary messages.
 #[derive(Debug, Clone)]
 pub struct ServerLimits {
@@ -46,6 +46,44 @@ pub struct ServerLimits {
     /// idle HTTP/2 connection open can hold a graceful shutdown forever
     /// (hyper#4170).
     pub drain_grace: Duration,
+    /// How long the website waits for a request's whole header block,
+    /// counted from when it starts waiting for one: on a new connection,
+    /// and between the requests of a kept-alive one. hyper's own
+    /// `header_read_timeout`. Without it a socket that sends half a request
+    /// line holds a descriptor for ever, and 21,000 of them exhausted the
+    /// process's descriptors. A browser sends its headers at once; 10 s
+    /// also closes a kept-alive connection idle for that long, which a
+    /// browser reopens.
+    pub header_read_timeout: Duration,
+    /// How long a gRPC server waits for the HTTP/2 client preface and its
+    /// first SETTINGS frame header: the first 33 bytes every client sends
+    /// at once. There is no setting for it in hyper or tonic, so the
+    /// accepted socket is wrapped (`mesh::connections::GatedStream`). After
+    /// the preface, the HTTP/2 keep-alive pings above judge the connection:
+    /// a stream that is quiet for minutes (WatchConsent) stays while its
+    /// client answers them.
+    pub preface_timeout: Duration,
+    /// Connections one client address (an IPv6 /64) may hold on all the
+    /// servers of the process together; a connection over it is reset at
+    /// once. Without it one address can take the whole process-wide budget.
+    /// A browser opens about 6 connections and the mesh's own clients a few
+    /// each, so 256 leaves room for a hospital's NAT.
+    pub max_connections_per_address: usize,
+    /// The ceiling of the process-wide connection cap. The cap itself is
+    /// derived from RLIMIT_NOFILE (raised to its hard limit at start-up):
+    /// the limit less a reserve of a quarter of it, at least
+    /// `min_reserved_files`, for database files, outbound connections and
+    /// the listeners. At the cap the servers stop accepting and the kernel's
+    /// backlog holds new clients, rather than accepting and failing for
+    /// want of descriptors. The ceiling bounds memory where the descriptor
+    /// limit is huge (each connection keeps buffers).
+    pub max_connections: usize,
+    /// The least number of descriptors kept out of the connection budget.
+    pub min_reserved_files: usize,
+    /// The connection caps of the process, built from these limits by the
+    /// first server that starts: clones of these limits (the services of
+    /// `toestemming all`) share one, so the caps hold for the process.
+    pub connections: crate::mesh::connections::SharedGate,
 }
 
 impl Default for ServerLimits {
@@ -60,6 +98,12 @@ impl Default for ServerLimits {
             max_pending_reset_streams: 1024,
             max_header_list_bytes: 16 * 1024,
             drain_grace: Duration::from_secs(5),
+            header_read_timeout: Duration::from_secs(10),
+            preface_timeout: Duration::from_secs(5),
+            max_connections_per_address: 256,
+            max_connections: 32_768,
+            min_reserved_files: 256,
+            connections: crate::mesh::connections::SharedGate::default(),
         }
     }
 }

@@ -16,6 +16,7 @@
 //! | `toestemming_token_cache_hits_total` | | the verifier's cache of verified tokens |
 //! | `toestemming_internal_tokens_obtained_total` | `source` (`identity` or `self_signed`) | a service's internal-token source |
 //! | `toestemming_store_query_seconds` (histogram) | `store`, `query` | every storage query |
+//! | `toestemming_connection_limits_total` | `event` (`refused_per_address`, `paused_at_cap`, `header_timeout`, `preface_timeout`, `accept_error`) | [`crate::mesh::connections`], every server's accept loop |
 //! | `toestemming_key_set_fetches_total` | `source` (`identity` or `file`), `trigger` (`schedule` or `unknown_kid`), `outcome` (`loaded`, `unchanged` or `failed`) | EdDSA: a verifier's key set refresher |
 //!
 //! The RPC names follow go-grpc-prometheus, so existing gRPC dashboards fit.
@@ -42,6 +43,7 @@ pub mod names {
     pub const INTERNAL_TOKENS_OBTAINED: &str = "toestemming_internal_tokens_obtained_total";
     pub const STORE_QUERY_SECONDS: &str = "toestemming_store_query_seconds";
     pub const KEY_SET_FETCHES: &str = "toestemming_key_set_fetches_total";
+    pub const CONNECTION_LIMITS: &str = "toestemming_connection_limits_total";
 }
 
 /// Latency buckets, in seconds: from 50 µs (a cached verification and a
@@ -109,6 +111,10 @@ fn describe() {
     describe_counter!(
         names::KEY_SET_FETCHES,
         "EdDSA key set fetches by a verifier, by source, what triggered them and their outcome"
+    );
+    describe_counter!(
+        names::CONNECTION_LIMITS,
+        "Connections refused by the per-address cap, accept pauses at the process-wide cap, connections closed by the header-read or HTTP/2 preface timeout, and failed accepts"
     );
     describe_histogram!(
         names::STORE_QUERY_SECONDS,
@@ -262,6 +268,14 @@ pub fn key_set_fetched(source: &'static str, trigger: &'static str, outcome: &'s
         metrics::counter!(names::KEY_SET_FETCHES,
             "source" => source, "trigger" => trigger, "outcome" => outcome)
         .increment(1);
+    }
+}
+
+/// One event of the connection limits (`event` is one of a fixed set).
+/// Rare next to RPCs: no handle cache.
+pub fn connection_event(event: &'static str) {
+    if enabled() {
+        metrics::counter!(names::CONNECTION_LIMITS, "event" => event).increment(1);
     }
 }
 
