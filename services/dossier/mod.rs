@@ -137,7 +137,7 @@ impl MeshService for Dossier {
         let api = Arc::new(grpc::DossierApi::new(
             store::DossierStore::new(pool, crate::storage::sqlite_reads(&config.storage)),
             pseudoniemen,
-            companies::Companies::new(identity),
+            companies::Companies::new(identity.clone()),
             log,
             feed.clone(),
         ));
@@ -148,6 +148,13 @@ impl MeshService for Dossier {
             tokio::spawn(publisher::relay_notifications(url, Arc::downgrade(&feed)));
         }
         let verifier = crate::auth::keys::verifier_for(&config.jwt, &config.identity_url)?;
+        // Signed-out tokens, from Identity every few seconds (never per
+        // request); the task ends with the verifier.
+        crate::auth::revocation::spawn(
+            verifier.revocations(),
+            identity,
+            "Identity (ListRevokedTokens)",
+        );
         Ok(Built {
             app: GrpcApp::new(DossierServiceServer::from_arc(api), verifier.clone()).into(),
             handles: Handles {

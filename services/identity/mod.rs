@@ -7,6 +7,8 @@
 //! - `provider`: the patients' OpenID Connect provider (a DigiD broker in
 //!   production): Identity exchanges the website's authorization codes and
 //!   verifies the ID tokens, so a patient is who the provider says;
+//! - `revocations`: signed-out tokens (RevokeToken, ListRevokedTokens),
+//!   refused here at once;
 //! - `validation`: field rules;
 //! - `error`: what a call can fail with, answered in one place;
 //! - `operator`: what an operator does on the database directly (verifying
@@ -25,6 +27,7 @@ mod grpc;
 mod login_throttle;
 pub mod operator;
 mod provider;
+mod revocations;
 mod store;
 mod validation;
 
@@ -116,13 +119,24 @@ impl MeshService for Identity {
             }
             None => None,
         };
+        let store = store::IdentityStore::new(pool);
+        // This replica's own revocations reach its list at once; those of
+        // other replicas through the table, every REFRESH_EVERY.
+        crate::auth::revocation::spawn(
+            verifier.revocations(),
+            revocations::OwnTable::new(store.clone()),
+            "Identity's table",
+        );
         let api = grpc::IdentityApi::new(
-            store::IdentityStore::new(pool),
-            issuer,
+            store,
+            grpc::Tokens {
+                issuer,
+                signing_keys: config.jwt.signing_keys().cloned(),
+                revocations: verifier.revocations().clone(),
+            },
             pseudoniemen,
             config.internal_secret,
             login_throttle::LoginThrottle::new(config.login_throttle),
-            config.jwt.signing_keys().cloned(),
             grpc::PatientSignIn {
                 password: config.patient_sign_in.password,
                 provider,

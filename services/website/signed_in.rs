@@ -16,6 +16,8 @@ enum NotSignedIn {
     Expired,
     /// The cookie is not a patient token: tampered, or from elsewhere.
     Invalid,
+    /// The token was revoked: signed out (a cookie kept from before).
+    SignedOut,
     /// It cannot be judged yet (no key set loaded): keep it, say so.
     Unavailable,
 }
@@ -27,6 +29,7 @@ fn patient(state: &Shared, visit: &Visit) -> Result<Principal, NotSignedIn> {
         Session::None => Err(NotSignedIn::Missing),
         Session::Expired => Err(NotSignedIn::Expired),
         Session::Invalid => Err(NotSignedIn::Invalid),
+        Session::SignedOut => Err(NotSignedIn::SignedOut),
         Session::Unavailable => Err(NotSignedIn::Unavailable),
     }
 }
@@ -71,6 +74,7 @@ fn to_signin(state: &Shared, visit: &Visit, why: NotSignedIn) -> Response {
         NotSignedIn::Unavailable => return see_other("/signin?notice=unavailable"),
         NotSignedIn::Expired => "expired",
         NotSignedIn::Invalid => "signin",
+        NotSignedIn::SignedOut => "signed_out",
     };
     let jar = visit.jar.clone().add(state.sessions.end(visit.secure));
     (jar, see_other(&format!("/signin?notice={notice}"))).into_response()
