@@ -32,6 +32,7 @@ mod postgres;
 mod provider_sign_in;
 mod replicas;
 mod request_ids;
+mod revocation;
 mod token_inspect;
 mod token_verification;
 mod transport_bounds;
