@@ -343,6 +343,153 @@ async fn list_revoked_tokens_pages_with_its_cursor_and_refuses_a_bad_one() {
     mesh.stop().await;
 }
 
+/// Concurrent revocations each take their own position (on PostgreSQL a
+/// concurrent insert that took the same one is tried again), so a reader
+/// resuming from a cursor misses none.
+#[tokio::test]
+async fn concurrent_revocations_are_each_listed_once() {
+    let mesh = TestMesh::start().await;
+    let internal = mesh.token(Role::Internal, "internal");
+    let tokens: Vec<String> = (0..40)
+        .map(|_| mesh.token(Role::Patient, &uuid::Uuid::new_v4().to_string()))
+        .collect();
+    let mut reader_cursor = String::new();
+    let mut listed = Vec::new();
+    let calls = tokens.iter().map(|token| revoke(&mesh, token));
+    let (outcomes, ()) = tokio::join!(futures_util::future::join_all(calls), async {
+        // A reader that resumes while the revocations go on.
+        for _ in 0..10 {
+            let page = mesh
+                .identity()
+                .list_revoked_tokens(authed(
+                    ListRevokedTokensRequest {
+                        after: reader_cursor.clone(),
+                        page_size: 0,
+                    },
+                    &internal,
+                ))
+                .await
+                .unwrap()
+                .into_inner();
+            listed.extend(page.revoked.into_iter().map(|t| t.jti));
+            reader_cursor = page.cursor;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    for outcome in outcomes {
+        outcome.unwrap();
+    }
+    let rest = mesh
+        .identity()
+        .list_revoked_tokens(authed(
+            ListRevokedTokensRequest {
+                after: reader_cursor,
+                page_size: 0,
+            },
+            &internal,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    listed.extend(rest.revoked.into_iter().map(|t| t.jti));
+    let mut expected: Vec<String> = tokens.iter().map(|t| jti(t)).collect();
+    expected.sort();
+    let mut sorted = listed.clone();
+    sorted.sort();
+    assert_eq!(sorted, expected, "each revocation listed exactly once");
+    mesh.stop().await;
+}
+
+/// Revocations past their `exp` are not listed, and are purged from the
+/// table, all but the newest row, from which the next position counts.
+#[tokio::test]
+async fn expired_revocations_are_not_listed_and_are_purged() {
+    let mesh = TestMesh::start().await;
+    let internal = mesh.token(Role::Internal, "internal");
+    let live = mesh.token(Role::Patient, &uuid::Uuid::new_v4().to_string());
+    revoke(&mesh, &live).await.unwrap();
+    sqlx::any::install_default_drivers();
+    let url = mesh.settings.database_url(ServiceKind::Identity);
+    let table = sqlx::AnyPool::connect(url.expose()).await.unwrap();
+    let past = now() as i64 - 60;
+    for (seq, jti) in [(100_i64, "expired-older"), (101, "expired-newest")] {
+        sqlx::query(
+            "INSERT INTO revoked_tokens (seq, jti, exp, revoked_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(seq)
+        .bind(jti)
+        .bind(past)
+        .bind(past * 1000)
+        .execute(&table)
+        .await
+        .unwrap();
+    }
+    let list = |after: String| {
+        let mut identity = mesh.identity();
+        let internal = internal.clone();
+        async move {
+            identity
+                .list_revoked_tokens(authed(
+                    ListRevokedTokensRequest {
+                        after,
+                        page_size: 0,
+                    },
+                    &internal,
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    let all = list(String::new()).await;
+    assert_eq!(
+        all.revoked
+            .iter()
+            .map(|t| t.jti.clone())
+            .collect::<Vec<_>>(),
+        vec![jti(&live)],
+        "expired revocations are not listed"
+    );
+
+    // A replica's refresher purges at its start (then every minute).
+    let stop = CancellationToken::new();
+    mesh.start_replica(ServiceKind::Identity, stop.clone())
+        .await;
+    let seqs = || async {
+        sqlx::query_scalar::<_, i64>("SELECT seq FROM revoked_tokens ORDER BY seq")
+            .fetch_all(&table)
+            .await
+            .unwrap()
+    };
+    let started = Instant::now();
+    while seqs().await.contains(&100) {
+        assert!(
+            started.elapsed() < BOUND,
+            "the expired revocation was not purged"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(seqs().await, vec![1, 101], "the newest row stays");
+    let next = mesh.token(Role::Patient, &uuid::Uuid::new_v4().to_string());
+    revoke(&mesh, &next).await.unwrap();
+    assert_eq!(
+        seqs().await,
+        vec![1, 101, 102],
+        "positions go on after the newest"
+    );
+    let news = list(all.cursor).await;
+    assert_eq!(
+        news.revoked
+            .iter()
+            .map(|t| t.jti.clone())
+            .collect::<Vec<_>>(),
+        vec![jti(&next)]
+    );
+    table.close().await;
+    stop.cancel();
+    mesh.stop().await;
+}
+
 #[tokio::test]
 async fn a_cookie_saved_before_sign_out_opens_nothing_after_it() {
     let mesh = TestMesh::start().await;
