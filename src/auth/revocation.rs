@@ -41,9 +41,10 @@ pub const REFRESH_EVERY: Duration = Duration::from_secs(2);
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(2);
 /// The first retry after a failed refresh; doubled up to [`REFRESH_EVERY`].
 const FIRST_RETRY: Duration = Duration::from_millis(250);
-/// The most entries one list holds (about 40 bytes each with the expiry
-/// index: some 20 MB when full).
-pub const MAX_ENTRIES: usize = 500_000;
+/// The most entries one list holds: about 100 bytes each with the expiry
+/// index, some 25 MB when full. Filling it takes 250,000 sign-outs within
+/// one token lifetime (15 minutes), 280 a second.
+pub const MAX_ENTRIES: usize = 250_000;
 /// The most pages one refresh reads before it waits for the next.
 const MAX_PAGES_PER_REFRESH: usize = 100;
 

@@ -213,6 +213,54 @@ async fn a_revoked_company_token_is_refused_by_identity_at_once_and_by_dossier_w
     mesh.stop().await;
 }
 
+/// An open WatchConsent stream is no new request: Dossier ends it when its
+/// token is revoked, and a stream of another token of the company goes on.
+#[tokio::test]
+async fn an_open_watch_ends_token_revoked_when_its_token_is_revoked() {
+    let mesh = TestMesh::start().await;
+    let company = mesh.register_company("Kijk Zorg BV").await;
+    let other = mesh
+        .issue_company_token(&company.id, &company.secret)
+        .await
+        .unwrap();
+    let watch = |token: String| {
+        let mut dossier = mesh.dossier();
+        async move {
+            dossier
+                .watch_consent(authed(WatchConsentRequest::default(), &token))
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    let mut revoked_stream = watch(company.token.clone()).await;
+    let mut other_stream = watch(other.clone()).await;
+
+    revoke(&mesh, &company.token).await.unwrap();
+    let revoked_at = Instant::now();
+    let status = match tokio::time::timeout(BOUND, revoked_stream.message()).await {
+        Err(_) => panic!("the stream of a revoked token still open after {BOUND:?}"),
+        Ok(Ok(message)) => panic!("a message or end instead of TOKEN_REVOKED: {message:?}"),
+        Ok(Err(status)) => status,
+    };
+    let delay = revoked_at.elapsed();
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    assert_reason(&status, "TOKEN_REVOKED");
+    println!(
+        "an open WatchConsent stream ended TOKEN_REVOKED {} ms after the revocation",
+        delay.as_millis()
+    );
+    // The other token's stream is still open and delivers.
+    create_dossier(&mesh, &other, &bsn(1)).await;
+    let change = tokio::time::timeout(Duration::from_secs(5), other_stream.message())
+        .await
+        .expect("a change on the other stream")
+        .expect("the other stream is open")
+        .expect("a message");
+    assert!(!change.dossier_id.is_empty());
+    mesh.stop().await;
+}
+
 #[tokio::test]
 async fn a_revocation_at_one_identity_replica_reaches_another_within_5_s() {
     let mesh = TestMesh::start().await;
