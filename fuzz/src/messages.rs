@@ -341,8 +341,7 @@ fn record_account_takeover(request: &dossier::v1::RecordAccountTakeoverRequest) 
 }
 
 fn list_revoked_tokens(request: &identity::v1::ListRevokedTokensRequest) {
-    if let Some([seq]) = toestemming::paging::decode_token::<1>("revoked_tokens", &request.after)
-    {
+    if let Some([seq]) = toestemming::paging::decode_token::<1>("revoked_tokens", &request.after) {
         let _ = seq.parse::<i64>();
     }
 }
