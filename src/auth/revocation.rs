@@ -24,7 +24,10 @@
 //! the entries nearest their expiry make room, with an error in the log.
 //!
 //! The task holds only a weak reference to the list: it ends when the
-//! service that owns the verifier is dropped, at shutdown.
+//! service that owns the verifier is dropped, at shutdown. Once a minute it
+//! reads the whole (live) list again rather than what follows its cursor,
+//! so not even a table restored from a backup can hide a revocation for
+//! long.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -47,6 +50,11 @@ const FIRST_RETRY: Duration = Duration::from_millis(250);
 pub const MAX_ENTRIES: usize = 250_000;
 /// The most pages one refresh reads before it waits for the next.
 const MAX_PAGES_PER_REFRESH: usize = 100;
+/// How often a refresh starts over from an empty cursor, reading every
+/// live revocation again: should Identity's table ever number anew (a
+/// database restored from a backup), a held cursor would skip the new rows
+/// until their positions passed it; this bounds that to a minute.
+const FULL_READ_EVERY: Duration = Duration::from_secs(60);
 
 /// The key an entry is held under: the first 128 bits of SHA-256 of the
 /// `jti`, whatever its length.
@@ -194,9 +202,14 @@ pub fn spawn(list: &Arc<RevocationList>, source: impl RevocationSource, from: &'
         let mut cursor = String::new();
         let mut retry = FIRST_RETRY;
         let mut failing = false;
+        let mut last_full_read = tokio::time::Instant::now();
         loop {
             let started = tokio::time::Instant::now();
             let Some(list) = weak.upgrade() else { return };
+            if started.duration_since(last_full_read) >= FULL_READ_EVERY {
+                cursor.clear();
+                last_full_read = started;
+            }
             let outcome = tokio::time::timeout(FETCH_TIMEOUT, refresh(&list, &source, &cursor))
                 .await
                 .unwrap_or_else(|_| Err("no answer in time".into()));
