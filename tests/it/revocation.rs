@@ -391,6 +391,22 @@ async fn list_revoked_tokens_pages_with_its_cursor_and_refuses_a_bad_one() {
     mesh.stop().await;
 }
 
+/// A token without a `jti` (signed with the mesh key, but not by Identity's
+/// issuer) cannot be named on the list: RevokeToken says so rather than
+/// pretend, and the token keeps working until its `exp`.
+#[tokio::test]
+async fn a_token_without_a_jti_is_not_revocable() {
+    let mesh = TestMesh::start().await;
+    let mut claims = jwt::claims("Patient", &uuid::Uuid::new_v4().to_string());
+    claims.as_object_mut().unwrap().remove("jti");
+    let token = jwt::sign(&claims);
+    let status = revoke(&mesh, &token).await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert_reason(&status, "TOKEN_NOT_REVOCABLE");
+    my_dossiers(&mesh, &token).await.unwrap();
+    mesh.stop().await;
+}
+
 /// Concurrent revocations each take their own position (on PostgreSQL a
 /// concurrent insert that took the same one is tried again), so a reader
 /// resuming from a cursor misses none.
