@@ -54,9 +54,19 @@ pub fn require_for_form(
     require(state, visit)
 }
 
-/// To sign-in, for a session the services no longer accept (expired, or
-/// signed out elsewhere): the patient must sign in again.
-pub fn expired(state: &Shared, visit: &Visit) -> Response {
+/// To sign-in, for a session a service no longer accepts (`error`, for
+/// which [`refused_token`] holds): the patient must sign in again. A token
+/// the service says was revoked (signed out elsewhere, and this website's
+/// list has not caught up yet) goes on this website's list at once, and
+/// the patient reads that they were signed out; anything else reads as an
+/// expired session.
+pub fn refused(state: &Shared, visit: &Visit, error: &CallError) -> Response {
+    if error.reason().as_deref() == Some("TOKEN_REVOKED") {
+        if let Session::SignedIn(principal) = state.sessions.read(&visit.jar) {
+            state.sessions.revoke(&principal);
+        }
+        return to_signin(state, visit, NotSignedIn::SignedOut);
+    }
     to_signin(state, visit, NotSignedIn::Expired)
 }
 
