@@ -76,6 +76,11 @@ request_messages! {
     // The cursor is an opaque paging token of the kind "watch".
     dossier::WatchConsentRequest => watch_consent,
     dossier::RecordAccountTakeoverRequest => record_account_takeover,
+    // The caller's own token is the whole input; the body is empty.
+    identity::RevokeTokenRequest => no_fields,
+    // The cursor is an opaque paging token of the kind "revoked_tokens";
+    // the page size rule (0 to 1000) is services/identity's private one.
+    identity::ListRevokedTokensRequest => list_revoked_tokens,
 }
 
 /// Decodes `data` as `M` the way tonic's prost codec does; a message that
@@ -332,6 +337,12 @@ fn list_my_access_log(request: &dossier::v1::ListMyAccessLogRequest) {
 fn record_account_takeover(request: &dossier::v1::RecordAccountTakeoverRequest) {
     if let Some(pseudoniem) = toestemming::ids::Pseudoniem::parse(&request.pseudoniem) {
         assert_eq!(pseudoniem.as_str(), request.pseudoniem);
+    }
+}
+
+fn list_revoked_tokens(request: &identity::v1::ListRevokedTokensRequest) {
+    if let Some([seq]) = toestemming::paging::decode_token::<1>("revoked_tokens", &request.after) {
+        let _ = seq.parse::<i64>();
     }
 }
 

@@ -952,6 +952,15 @@ fn request_messages(seeds: &mut Vec<Seed>) {
             company_name: "HUISARTSENPRAKTIJK de linde".into(),
         },
     );
+    message(
+        seeds,
+        "toestemming.identity.v1.ListRevokedTokensRequest",
+        "resume",
+        &i::ListRevokedTokensRequest {
+            after: b64("revoked_tokens\u{1f}v1\u{1f}42".as_bytes()),
+            page_size: 1000,
+        },
+    );
 }
 
 /// `jwks`: key set documents and GetJwks answers (the target reads every

@@ -23,6 +23,7 @@ use super::model::DossierView;
 use super::store::DossierStore;
 use super::wire;
 use crate::auth::Caller;
+use crate::auth::RevocationList;
 use crate::clients::PseudoniemClient;
 use crate::ids::{CompanyName, Pseudoniem};
 use crate::mesh::{CallContext, RequestId};
@@ -38,6 +39,9 @@ pub struct DossierApi {
     pub(super) log: AccessLog,
     /// WatchConsent's streams and the publications waiting on Identity.
     pub(super) feed: Arc<Feed>,
+    /// The verifier's revocation list: an open WatchConsent stream ends
+    /// when its token is revoked.
+    pub(super) revocations: Arc<RevocationList>,
 }
 
 /// A dossier's answer at one moment: the decision, and when it last
@@ -54,6 +58,7 @@ impl DossierApi {
         companies: Companies,
         log: AccessLog,
         feed: Arc<Feed>,
+        revocations: Arc<RevocationList>,
     ) -> Self {
         Self {
             store,
@@ -61,6 +66,7 @@ impl DossierApi {
             companies,
             log,
             feed,
+            revocations,
         }
     }
 

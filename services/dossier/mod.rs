@@ -134,12 +134,14 @@ impl MeshService for Dossier {
         let (published, _) = tokio::sync::watch::channel(0);
         let feed = feed::Feed::new(published.clone());
         let log = access_log::AccessLog::start(pool.clone(), sqlite, published);
+        let verifier = crate::auth::keys::verifier_for(&config.jwt, &config.identity_url)?;
         let api = Arc::new(grpc::DossierApi::new(
             store::DossierStore::new(pool, crate::storage::sqlite_reads(&config.storage)),
             pseudoniemen,
-            companies::Companies::new(identity),
+            companies::Companies::new(identity.clone()),
             log,
             feed.clone(),
+            verifier.revocations().clone(),
         ));
         // Both stop once the server has let go of the API.
         tokio::spawn(publisher::publish_in_background(Arc::downgrade(&api)));
@@ -147,7 +149,13 @@ impl MeshService for Dossier {
             let url = config.storage.url.expose().to_owned();
             tokio::spawn(publisher::relay_notifications(url, Arc::downgrade(&feed)));
         }
-        let verifier = crate::auth::keys::verifier_for(&config.jwt, &config.identity_url)?;
+        // Signed-out tokens, from Identity every few seconds (never per
+        // request); the task ends with the verifier.
+        crate::auth::revocation::spawn(
+            verifier.revocations(),
+            identity,
+            "Identity (ListRevokedTokens)",
+        );
         Ok(Built {
             app: GrpcApp::new(DossierServiceServer::from_arc(api), verifier.clone()).into(),
             handles: Handles {

@@ -11,10 +11,13 @@
 //! A stream ends on its own terms, with a status the client can act on:
 //! UNAUTHENTICATED `TOKEN_EXPIRED` when the caller's token expires (the
 //! token is checked for the life of the stream, not only when it opens),
-//! UNAVAILABLE `SHUTTING_DOWN` when the server drains.
+//! UNAUTHENTICATED `TOKEN_REVOKED` when it is revoked (signed out: within
+//! [`POLL`] of this service learning it), UNAVAILABLE `SHUTTING_DOWN` when
+//! the server drains.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::Stream;
@@ -28,7 +31,8 @@ use super::feed::{MAX_WATCHES_PER_COMPANY, Watch};
 use super::grpc::DossierApi;
 use super::store::{DossierStore, FeedRow};
 use super::wire;
-use crate::auth::{AuthError, Caller};
+use crate::auth::revocation::{RevocationKey, revocation_key};
+use crate::auth::{AUTHORIZATION, AuthError, Caller, FORWARDED_AUTHORIZATION, RevocationList};
 use crate::errors::{FieldErrors, Reason, status, status_with};
 use crate::ids::CompanyName;
 use crate::mesh::shutdown::Draining;
@@ -87,6 +91,21 @@ impl DossierApi {
             .map(|principal| principal.expires_at)
             .min()
             .unwrap_or(0);
+        // And no longer than they are not revoked.
+        let revocable = std::iter::once((&caller.principal, AUTHORIZATION))
+            .chain(
+                caller
+                    .on_behalf_of
+                    .as_ref()
+                    .map(|principal| (principal, FORWARDED_AUTHORIZATION)),
+            )
+            .filter_map(|(principal, header)| {
+                principal
+                    .token_id
+                    .as_deref()
+                    .map(|jti| (revocation_key(jti), header))
+            })
+            .collect();
         let draining = request
             .extensions()
             .get::<Draining>()
@@ -99,6 +118,8 @@ impl DossierApi {
             cursor,
             read: VecDeque::new(),
             expires: instant_of(expires_at),
+            revocations: self.revocations.clone(),
+            revocable,
             draining,
             _held: held,
             ended: false,
@@ -121,6 +142,11 @@ struct Watcher {
     read: VecDeque<FeedRow>,
     /// When the caller's token expires.
     expires: Instant,
+    /// The signed-out tokens; the stream ends when one of its own is
+    /// among them (seen within [`POLL`] of the list learning it).
+    revocations: Arc<RevocationList>,
+    /// The stream's tokens as the list names them, with their header.
+    revocable: Vec<(RevocationKey, &'static str)>,
     draining: CancellationToken,
     /// One of the company's bounded watches, given back with the stream.
     _held: Watch,
@@ -185,6 +211,14 @@ impl Watcher {
                 }
                 .into(),
             );
+        }
+        if let Some((_, header)) = self
+            .revocable
+            .iter()
+            .find(|(key, _)| self.revocations.contains(*key))
+        {
+            tracing::info!(company = %self.company, "watch ended: the token was revoked");
+            return Some(AuthError::Revoked { header }.into());
         }
         if self.draining.is_cancelled() {
             tracing::info!(company = %self.company, "watch ended: shutting down");

@@ -65,6 +65,10 @@ pub enum IdentityError {
     /// the provider cannot be reached now.
     #[error("the identity provider cannot be reached; try again later")]
     ProviderUnavailable,
+    /// FAILED_PRECONDITION (`TOKEN_NOT_REVOCABLE`): RevokeToken for a token
+    /// without a `jti` (or one too long to list).
+    #[error("this token has no usable jti claim, so it cannot be revoked; it ends at its exp")]
+    TokenNotRevocable,
     /// INTERNAL: signing or hashing failed; a fault of this service.
     #[error("{0}")]
     Internal(&'static str),
@@ -114,6 +118,7 @@ impl From<IdentityError> for Status {
                 status(Reason::PasswordSignInDisabled, message)
             }
             IdentityError::ProviderNotConfigured => status(Reason::ProviderNotConfigured, message),
+            IdentityError::TokenNotRevocable => status(Reason::TokenNotRevocable, message),
             IdentityError::ProviderUnavailable => status_with(
                 Reason::DependencyUnavailable,
                 message,

@@ -15,11 +15,12 @@ use super::error::{
 };
 use super::hash_queue::{Full, HashQueue};
 use super::provider::{PatientProvider, ProviderError};
+use super::revocations;
 use super::store::{IdentityStore, NewPatient, Proofed};
 use super::throttle::{Throttles, service_credential_rule};
 use super::validation;
 use crate::auth::keys::SigningKeyRing;
-use crate::auth::{Caller, IssuedToken, Role, TokenIssuer};
+use crate::auth::{Caller, IssuedToken, RevocationList, Role, TokenIssuer};
 use crate::bsn::Bsn;
 use crate::clients::{PseudoniemClient, TakeoverNotice};
 use crate::errors::FieldErrors;
@@ -54,6 +55,9 @@ pub struct IdentityApi {
     /// Dossier, told when a sign-in through the provider takes a password
     /// account over.
     takeovers: TakeoverNotice,
+    /// The revocation list of this replica's verifier: RevokeToken adds
+    /// to it at once, so Identity refuses a revoked token from then on.
+    revocations: Arc<RevocationList>,
 }
 
 /// How patients may sign in, for [`IdentityApi::new`].
@@ -63,18 +67,32 @@ pub struct PatientSignIn {
     pub takeovers: TakeoverNotice,
 }
 
+/// The parts of [`IdentityApi`] about tokens, for [`IdentityApi::new`].
+pub struct Tokens {
+    pub issuer: Arc<TokenIssuer>,
+    /// Under EdDSA, the keys whose public halves GetJwks publishes.
+    pub signing_keys: Option<Arc<SigningKeyRing>>,
+    /// The verifier's revocation list.
+    pub revocations: Arc<RevocationList>,
+}
+
 impl IdentityApi {
     pub async fn new(
         store: IdentityStore,
-        issuer: Arc<TokenIssuer>,
+        tokens: Tokens,
         pseudoniemen: PseudoniemClient,
         internal_secret: ServiceCredential,
         throttle: &ThrottlePolicy,
-        signing_keys: Option<Arc<SigningKeyRing>>,
         patients: PatientSignIn,
     ) -> Result<Self, IdentityError> {
+        let Tokens {
+            issuer,
+            signing_keys,
+            revocations,
+        } = tokens;
         Ok(Self {
             signing_keys,
+            revocations,
             password_sign_in: patients.password,
             provider: patients.provider,
             takeovers: patients.takeovers,
@@ -416,6 +434,43 @@ impl IdentityApi {
 }
 
 impl IdentityApi {
+    /// RevokeToken: the caller's own token (`authorization`), on the
+    /// revocation list until its `exp`; refused here from now on.
+    async fn revoke_token(
+        &self,
+        request: Request<RevokeTokenRequest>,
+    ) -> Result<RevokeTokenResponse, IdentityError> {
+        let caller = Caller::from_request(&request)?;
+        let principal = &caller.principal;
+        let jti = principal
+            .token_id
+            .as_deref()
+            .filter(|jti| !jti.is_empty() && jti.len() <= revocations::MAX_JTI_BYTES)
+            .ok_or(IdentityError::TokenNotRevocable)?;
+        let exp = i64::try_from(principal.expires_at).unwrap_or(i64::MAX);
+        let inserted = self.store.revoke(jti, exp).await?;
+        self.revocations.insert(
+            jti,
+            principal.expires_at,
+            jsonwebtoken::get_current_timestamp(),
+        );
+        // Who, never the token or its jti.
+        tracing::info!(
+            role = %principal.role,
+            again = inserted == Inserted::AlreadyExists,
+            "token revoked"
+        );
+        Ok(RevokeTokenResponse {})
+    }
+
+    async fn list_revoked_tokens(
+        &self,
+        request: Request<ListRevokedTokensRequest>,
+    ) -> Result<ListRevokedTokensResponse, IdentityError> {
+        let input = request.into_inner();
+        revocations::page(&self.store, &input.after, input.page_size).await
+    }
+
     async fn list_companies(
         &self,
         request: Request<ListCompaniesRequest>,
@@ -562,5 +617,19 @@ impl IdentityService for IdentityApi {
         request: Request<GetCompanyRequest>,
     ) -> Result<Response<GetCompanyResponse>, Status> {
         Ok(Response::new(self.get_company(request).await?))
+    }
+
+    async fn revoke_token(
+        &self,
+        request: Request<RevokeTokenRequest>,
+    ) -> Result<Response<RevokeTokenResponse>, Status> {
+        Ok(Response::new(self.revoke_token(request).await?))
+    }
+
+    async fn list_revoked_tokens(
+        &self,
+        request: Request<ListRevokedTokensRequest>,
+    ) -> Result<Response<ListRevokedTokensResponse>, Status> {
+        Ok(Response::new(self.list_revoked_tokens(request).await?))
     }
 }

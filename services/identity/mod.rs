@@ -9,6 +9,8 @@
 //! - `provider`: the patients' OpenID Connect provider (a DigiD broker in
 //!   production): Identity exchanges the website's authorization codes and
 //!   verifies the ID tokens, so a patient is who the provider says;
+//! - `revocations`: signed-out tokens (RevokeToken, ListRevokedTokens),
+//!   refused here at once;
 //! - `validation`: field rules;
 //! - `error`: what a call can fail with, answered in one place;
 //! - `operator`: what an operator does on the database directly (verifying
@@ -27,6 +29,7 @@ mod grpc;
 mod hash_queue;
 pub mod operator;
 mod provider;
+mod revocations;
 mod store;
 mod throttle;
 mod validation;
@@ -121,13 +124,23 @@ impl MeshService for Identity {
         };
         let store = store::IdentityStore::new(pool);
         report_look_alike_names(&store).await?;
+        // This replica's own revocations reach its list at once; those of
+        // other replicas through the table, every REFRESH_EVERY.
+        crate::auth::revocation::spawn(
+            verifier.revocations(),
+            revocations::OwnTable::new(store.clone()),
+            "Identity's table",
+        );
         let api = grpc::IdentityApi::new(
             store,
-            issuer,
+            grpc::Tokens {
+                issuer,
+                signing_keys: config.jwt.signing_keys().cloned(),
+                revocations: verifier.revocations().clone(),
+            },
             pseudoniemen,
             config.internal_secret,
             &config.login_throttle,
-            config.jwt.signing_keys().cloned(),
             grpc::PatientSignIn {
                 password: config.patient_sign_in.password,
                 provider,

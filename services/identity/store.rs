@@ -344,3 +344,95 @@ impl IdentityStore {
         .await?)
     }
 }
+
+/// A revoked token, as ListRevokedTokens lists it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct RevokedRow {
+    /// The position in the listing.
+    pub seq: i64,
+    pub jti: String,
+    /// Seconds since the epoch.
+    pub exp: i64,
+}
+
+/// How often a revocation is tried again when a concurrent one took its
+/// position (PostgreSQL; SQLite writes one at a time).
+const REVOKE_ATTEMPTS: usize = 8;
+
+impl IdentityStore {
+    /// Puts `jti` on the revocation list until `exp` (seconds since the
+    /// epoch). Revoking it again changes nothing.
+    pub async fn revoke(&self, jti: &str, exp: i64) -> Result<Inserted, StorageError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            // `WHERE true`: SQLite's parser needs it before an upsert on
+            // INSERT … SELECT.
+            let result = timed(
+                "identity",
+                "revoke",
+                sqlx::query(
+                    "INSERT INTO revoked_tokens (seq, jti, exp, revoked_at) \
+                     SELECT COALESCE(MAX(seq), 0) + 1, $1, $2, $3 FROM revoked_tokens WHERE true \
+                     ON CONFLICT (jti) DO NOTHING",
+                )
+                .bind(jti)
+                .bind(exp)
+                .bind(now_millis())
+                .execute(&self.pool),
+            )
+            .await;
+            match result {
+                Ok(done) => return Ok(Inserted::from_rows_affected(done.rows_affected())),
+                // Another revocation took this position first: the next one.
+                Err(error)
+                    if attempt < REVOKE_ATTEMPTS
+                        && error
+                            .as_database_error()
+                            .is_some_and(|e| e.is_unique_violation()) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+
+    /// Up to `limit` revoked tokens after position `after` that have not
+    /// expired at `now` (seconds since the epoch), in position order.
+    pub async fn revoked_after(
+        &self,
+        after: i64,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<RevokedRow>, StorageError> {
+        Ok(timed(
+            "identity",
+            "revoked_after",
+            sqlx::query_as(
+                "SELECT seq, jti, exp FROM revoked_tokens WHERE seq > $1 AND exp > $2 \
+                 ORDER BY seq LIMIT $3",
+            )
+            .bind(after)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&self.pool),
+        )
+        .await?)
+    }
+
+    /// Deletes the revocations expired at `now` (seconds since the epoch),
+    /// but never the newest row, whose position the next one counts from.
+    /// Answers how many went.
+    pub async fn purge_expired_revocations(&self, now: i64) -> Result<u64, StorageError> {
+        let done = timed(
+            "identity",
+            "purge_expired_revocations",
+            sqlx::query(
+                "DELETE FROM revoked_tokens WHERE exp <= $1 \
+                 AND seq < (SELECT MAX(seq) FROM revoked_tokens)",
+            )
+            .bind(now)
+            .execute(&self.pool),
+        )
+        .await?;
+        Ok(done.rows_affected())
+    }
+}

@@ -228,6 +228,25 @@ pub async fn signout(
     if !state.sessions.csrf_ok(&visit.jar, &form.csrf_token) {
         return forbidden(&state, &visit);
     }
+    // The token is revoked before the cookie goes, so a copy of the cookie
+    // (or the token taken from it) is worth nothing after sign-out: Identity
+    // refuses it at once, Dossier and this website within seconds. If
+    // Identity cannot be reached the cookie is cleared all the same; this
+    // website refuses the token from now on either way.
+    if let Session::SignedIn(principal) = state.sessions.read(&visit.jar) {
+        if let Err(error) = state
+            .identity
+            .revoke_token(&visit.context(Some(&principal)))
+            .await
+        {
+            tracing::warn!(
+                reason = ?error.reason(),
+                code = ?error.code(),
+                "sign-out: Identity did not revoke the token; the session cookie is cleared all the same"
+            );
+        }
+        state.sessions.revoke(&principal);
+    }
     let jar = visit.jar.add(state.sessions.end(visit.secure));
     let jar = state.sessions.with_nonce(jar, true, visit.secure);
     (jar, see_other("/signin?notice=signed_out")).into_response()

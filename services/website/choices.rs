@@ -147,7 +147,9 @@ pub async fn choose(
         .await
     {
         Ok(_) => see_other("/choices?notice=choice_saved"),
-        Err(error) if signed_in::refused_token(&error) => signed_in::expired(&state, &visit),
+        Err(error) if signed_in::refused_token(&error) => {
+            signed_in::refused(&state, &visit, &error)
+        }
         Err(error) => {
             sent.errors = refusal(t, &error);
             sent.status = Some(status_of(&error));
@@ -174,7 +176,9 @@ pub async fn withdraw(
     let context = visit.context(Some(&principal));
     match state.dossiers.clear_choice(&context, target).await {
         Ok(()) => see_other("/choices?notice=choice_withdrawn"),
-        Err(error) if signed_in::refused_token(&error) => signed_in::expired(&state, &visit),
+        Err(error) if signed_in::refused_token(&error) => {
+            signed_in::refused(&state, &visit, &error)
+        }
         Err(CallError::Unavailable(_)) => see_other("/choices?notice=unavailable"),
         Err(_) => see_other("/choices?notice=no_such_choice"),
     }
@@ -201,7 +205,9 @@ pub async fn download(State(state): State<Shared>, visit: Visit) -> Response {
                 .to_string(),
         )
             .into_response(),
-        Err(error) if signed_in::refused_token(&error) => signed_in::expired(&state, &visit),
+        Err(error) if signed_in::refused_token(&error) => {
+            signed_in::refused(&state, &visit, &error)
+        }
         Err(error) => (
             status_of(&error),
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -234,8 +240,12 @@ async fn page(
                 .await,
         )
     });
-    if history.as_ref().err().is_some_and(signed_in::refused_token) {
-        return signed_in::expired(state, &visit);
+    if let Some(error) = history
+        .as_ref()
+        .err()
+        .filter(|error| signed_in::refused_token(error))
+    {
+        return signed_in::refused(state, &visit, error);
     }
     let t = visit.lang.texts();
     let problem = history.as_ref().err().map(|error| trouble(t, error));

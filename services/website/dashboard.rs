@@ -48,9 +48,13 @@ pub async fn show(
         state.dossiers.list_mine(&context)
     );
     let errors = [profile.as_ref().err(), dossiers.as_ref().err()];
-    if errors.into_iter().flatten().any(signed_in::refused_token) {
+    if let Some(error) = errors
+        .into_iter()
+        .flatten()
+        .find(|error| signed_in::refused_token(error))
+    {
         // The services no longer accept the token: sign in again.
-        return signed_in::expired(&state, &visit);
+        return signed_in::refused(&state, &visit, error);
     }
     let t = visit.lang.texts();
     let problem = errors
@@ -118,7 +122,9 @@ pub async fn decide(
         .await
     {
         Ok(_) => see_other("/?notice=saved"),
-        Err(error) if signed_in::refused_token(&error) => signed_in::expired(&state, &visit),
+        Err(error) if signed_in::refused_token(&error) => {
+            signed_in::refused(&state, &visit, &error)
+        }
         Err(CallError::Unavailable(_)) => see_other("/?notice=unavailable"),
         Err(error) if error.bad_fields().iter().any(|f| f == "expire_time") => {
             see_other("/?notice=bad_date")

@@ -141,13 +141,21 @@ impl MeshService for Website {
             }
             None => None,
         };
+        let identity = IdentityClient::new(
+            &config.identity_url,
+            tokens.clone(),
+            config.dependency_timeout,
+        )?;
+        // Signed-out tokens, from Identity every few seconds: a session
+        // cookie kept from before a sign-out opens nothing.
+        crate::auth::revocation::spawn(
+            verifier.revocations(),
+            identity.clone(),
+            "Identity (ListRevokedTokens)",
+        );
         let state = routes::WebsiteState {
             sessions: session::Sessions::new(&csrf_root, verifier.clone()),
-            identity: IdentityClient::new(
-                &config.identity_url,
-                tokens.clone(),
-                config.dependency_timeout,
-            )?,
+            identity,
             dossiers: DossierClient::new(&config.dossier_url, config.dependency_timeout)?,
             trust_proxy: config.trust_proxy,
             provider,

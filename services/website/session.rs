@@ -37,6 +37,8 @@ pub enum Session {
     None,
     /// A genuine token past its expiry.
     Expired,
+    /// A genuine token that was revoked: its holder signed out.
+    SignedOut,
     /// A cookie that is not a valid patient token.
     Invalid,
     /// The keys to judge it are not loaded yet (EdDSA, just started): the
@@ -93,8 +95,22 @@ impl Sessions {
             }
             Ok(_) => Session::Invalid,
             Err(AuthError::Expired { .. }) => Session::Expired,
+            Err(AuthError::Revoked { .. }) => Session::SignedOut,
             Err(AuthError::KeysUnavailable) => Session::Unavailable,
             Err(_) => Session::Invalid,
+        }
+    }
+
+    /// Refuses `principal`'s token from now on in this website (sign-out).
+    /// Identity's RevokeToken tells the other services; this website would
+    /// also learn it from Identity within seconds, but need not wait.
+    pub fn revoke(&self, principal: &Principal) {
+        if let Some(jti) = &principal.token_id {
+            self.verifier.revocations().insert(
+                jti,
+                principal.expires_at,
+                jsonwebtoken::get_current_timestamp(),
+            );
         }
     }
 

@@ -16,6 +16,8 @@ enum NotSignedIn {
     Expired,
     /// The cookie is not a patient token: tampered, or from elsewhere.
     Invalid,
+    /// The token was revoked: signed out (a cookie kept from before).
+    SignedOut,
     /// It cannot be judged yet (no key set loaded): keep it, say so.
     Unavailable,
 }
@@ -27,6 +29,7 @@ fn patient(state: &Shared, visit: &Visit) -> Result<Principal, NotSignedIn> {
         Session::None => Err(NotSignedIn::Missing),
         Session::Expired => Err(NotSignedIn::Expired),
         Session::Invalid => Err(NotSignedIn::Invalid),
+        Session::SignedOut => Err(NotSignedIn::SignedOut),
         Session::Unavailable => Err(NotSignedIn::Unavailable),
     }
 }
@@ -51,9 +54,19 @@ pub fn require_for_form(
     require(state, visit)
 }
 
-/// To sign-in, for a session the services no longer accept (expired, or
-/// signed out elsewhere): the patient must sign in again.
-pub fn expired(state: &Shared, visit: &Visit) -> Response {
+/// To sign-in, for a session a service no longer accepts (`error`, for
+/// which [`refused_token`] holds): the patient must sign in again. A token
+/// the service says was revoked (signed out elsewhere, and this website's
+/// list has not caught up yet) goes on this website's list at once, and
+/// the patient reads that they were signed out; anything else reads as an
+/// expired session.
+pub fn refused(state: &Shared, visit: &Visit, error: &CallError) -> Response {
+    if error.reason().as_deref() == Some("TOKEN_REVOKED") {
+        if let Session::SignedIn(principal) = state.sessions.read(&visit.jar) {
+            state.sessions.revoke(&principal);
+        }
+        return to_signin(state, visit, NotSignedIn::SignedOut);
+    }
     to_signin(state, visit, NotSignedIn::Expired)
 }
 
@@ -71,6 +84,7 @@ fn to_signin(state: &Shared, visit: &Visit, why: NotSignedIn) -> Response {
         NotSignedIn::Unavailable => return see_other("/signin?notice=unavailable"),
         NotSignedIn::Expired => "expired",
         NotSignedIn::Invalid => "signin",
+        NotSignedIn::SignedOut => "signed_out",
     };
     let jar = visit.jar.clone().add(state.sessions.end(visit.secure));
     (jar, see_other(&format!("/signin?notice={notice}"))).into_response()

@@ -70,7 +70,7 @@ pub async fn show(
                     }
                 }
                 Err(error) if signed_in::refused_token(&error) => {
-                    return signed_in::expired(&state, &visit);
+                    return signed_in::refused(&state, &visit, &error);
                 }
                 Err(error) => {
                     status = status_of(&error);

@@ -27,6 +27,10 @@ pub enum AuthError {
     /// A genuine token at or past its `exp`. Reason `TOKEN_EXPIRED`.
     #[error("the token in `{header}` has expired; get a new one")]
     Expired { header: &'static str },
+    /// A genuine token whose holder signed out: its `jti` is on the
+    /// revocation list. Reason `TOKEN_REVOKED`.
+    #[error("the token in `{header}` was revoked (signed out); sign in again")]
+    Revoked { header: &'static str },
     /// A verified caller the RPC's rule does not admit. Reason
     /// `ROLE_NOT_ALLOWED`.
     #[error(
@@ -60,6 +64,7 @@ impl AuthError {
             AuthError::Missing { .. } => Reason::TokenMissing,
             AuthError::Invalid { .. } => Reason::TokenInvalid,
             AuthError::Expired { .. } => Reason::TokenExpired,
+            AuthError::Revoked { .. } => Reason::TokenRevoked,
             AuthError::RoleNotAllowed { .. } => Reason::RoleNotAllowed,
             AuthError::KeysUnavailable => Reason::KeysUnavailable,
             AuthError::NotVerified => Reason::Internal,
@@ -73,6 +78,7 @@ impl AuthError {
             AuthError::Missing { .. } => AuthError::Missing { header },
             AuthError::Invalid { problem, .. } => AuthError::Invalid { header, problem },
             AuthError::Expired { .. } => AuthError::Expired { header },
+            AuthError::Revoked { .. } => AuthError::Revoked { header },
             other => other,
         }
     }
@@ -90,7 +96,8 @@ impl From<AuthError> for Status {
         match error {
             AuthError::Missing { header }
             | AuthError::Invalid { header, .. }
-            | AuthError::Expired { header } => {
+            | AuthError::Expired { header }
+            | AuthError::Revoked { header } => {
                 status_with(reason, message, [("header", header.to_owned())])
             }
             AuthError::RoleNotAllowed { role, allowed } => status_with(

@@ -10,7 +10,9 @@
 //!    bearer ([`bearer`]), verifies it locally ([`TokenVerifier`], with the
 //!    shared key or the public key set it loaded), looks up
 //!    the RPC's rule from the proto ([`access`]), and hands the handler a
-//!    typed [`Caller`]. Nothing here calls Identity.
+//!    typed [`Caller`]. Nothing here calls Identity: a signed-out token's
+//!    `jti` is on the [`RevocationList`] the verifier holds, which a
+//!    background task keeps fresh ([`revocation`]).
 //! 4. When a handler calls another service, the [`ForwardLayer`] on its
 //!    client puts the end user's verified token in
 //!    `x-forwarded-authorization` and, for Internal-only services, the
@@ -26,6 +28,7 @@ pub mod forward_layer;
 pub mod inspect;
 pub mod issuer;
 pub mod keys;
+pub mod revocation;
 pub mod token_source;
 pub mod verifier;
 pub mod verify_layer;
@@ -36,6 +39,7 @@ pub use claims::{Claims, Role};
 pub use error::AuthError;
 pub use forward_layer::{Credentials, ForwardLayer, Forwarding};
 pub use issuer::{IssuedToken, TokenIssuer};
+pub use revocation::RevocationList;
 pub use token_source::{InternalTokenSource, Transport};
 pub use verifier::TokenVerifier;
 pub use verify_layer::VerifyLayer;

@@ -35,6 +35,11 @@
 //! [`TokenVerifier::new`]; under EdDSA the key set can be replaced while the
 //! verifier serves.
 //!
+//! A token that passes every check is still refused, UNAUTHENTICATED
+//! `TOKEN_REVOKED`, while its `jti` is on the verifier's revocation list
+//! (`auth::revocation`): its holder signed out. That is checked on every
+//! use, cache hit or not.
+//!
 //! Tokens that passed are remembered in a bounded cache keyed on the whole
 //! token, as Envoy's jwt_authn does: a caller sends the same token for up to
 //! 15 minutes, and a hit costs a hash and a lookup instead of an HMAC and two
@@ -59,6 +64,7 @@ use super::claims::{Claims, INTERNAL_SUBJECT, Role};
 use super::error::AuthError;
 use super::keys::public::MAX_KID_BYTES;
 use super::keys::{KeyLookup, KeyStore};
+use super::revocation::{RevocationKey, RevocationList, revocation_key};
 use crate::settings::{JwtSettings, TokenKeys};
 
 /// The longest `sub` accepted; company names are at most 100 characters.
@@ -78,6 +84,8 @@ pub struct TokenVerifier {
     /// Tokens that passed, with their claims (see the module docs).
     verified: quick_cache::sync::Cache<String, Arc<Verified>>,
     hits: AtomicU64,
+    /// Signed-out tokens, refused whether cached or not.
+    revocations: Arc<RevocationList>,
 }
 
 /// The keys of the deployment's one algorithm.
@@ -120,6 +128,8 @@ struct Verified {
     /// The key store's removal epoch when it was verified: a hit from an
     /// older one is checked again, its key may be gone.
     key_epoch: u64,
+    /// Its `jti` as the revocation list names it, made once.
+    revocation_key: Option<RevocationKey>,
 }
 
 /// The only header parameters a mesh token may carry. Anything else
@@ -178,6 +188,23 @@ impl TokenVerifier {
             max_lifetime_secs: settings.lifetime.as_secs(),
             verified: quick_cache::sync::Cache::new(CACHED_TOKENS),
             hits: AtomicU64::new(0),
+            revocations: Arc::new(RevocationList::new()),
+        }
+    }
+
+    /// The signed-out tokens this verifier refuses: filled by a refresher
+    /// (`auth::revocation`), and in Identity at once by RevokeToken.
+    pub fn revocations(&self) -> &Arc<RevocationList> {
+        &self.revocations
+    }
+
+    /// Refuses a token whose `jti` is on the revocation list.
+    fn not_revoked(&self, verified: Arc<Verified>) -> Result<Arc<Verified>, AuthError> {
+        match verified.revocation_key {
+            Some(key) if self.revocations.contains(key) => Err(AuthError::Revoked {
+                header: AUTHORIZATION,
+            }),
+            _ => Ok(verified),
         }
     }
 
@@ -232,7 +259,7 @@ impl TokenVerifier {
             if now < verified.usable_until && verified.key_epoch == key_epoch {
                 self.hits.fetch_add(1, Ordering::Relaxed);
                 crate::telemetry::metrics::token_cache_hit();
-                return Ok(verified);
+                return self.not_revoked(verified);
             }
             self.verified.remove(token);
             if now >= verified.claims.exp {
@@ -246,12 +273,13 @@ impl TokenVerifier {
         let (claims, usable_until) = self.verify_uncached(token, now)?;
         let verified = Arc::new(Verified {
             principal: Arc::new(Principal::new(claims.clone(), token)),
+            revocation_key: claims.jti.as_deref().map(revocation_key),
             claims,
             usable_until,
             key_epoch,
         });
         self.verified.insert(token.to_owned(), verified.clone());
-        Ok(verified)
+        self.not_revoked(verified)
     }
 
     /// Every check, at time `now` (epoch seconds), each part of the token
@@ -674,6 +702,7 @@ mod tests {
                 principal: entry.principal.clone(),
                 usable_until: jsonwebtoken::get_current_timestamp(),
                 key_epoch: 0,
+                revocation_key: entry.revocation_key,
             }),
         );
         assert_eq!(
@@ -722,6 +751,47 @@ mod tests {
     }
 
     #[test]
+    fn a_revoked_token_is_refused_cached_or_not_and_others_pass() {
+        let settings = crate::settings::JwtSettings::with_secret(
+            crate::settings::SigningSecret::new(vec![9u8; 32]).unwrap(),
+        );
+        let issuer = crate::auth::TokenIssuer::new(&settings);
+        let patient = uuid::Uuid::new_v4().to_string();
+        let token = |issuer: &crate::auth::TokenIssuer| {
+            issuer.issue(&patient, Role::Patient).unwrap().access_token
+        };
+        let (signed_out, other) = (token(&issuer), token(&issuer));
+        let cached = TokenVerifier::new(&settings);
+        let fresh = TokenVerifier::new(&settings);
+        let claims = cached.verify(&signed_out).unwrap();
+        cached.verify(&other).unwrap();
+        let now = jsonwebtoken::get_current_timestamp();
+        for v in [&cached, &fresh] {
+            v.revocations()
+                .insert(claims.jti.as_deref().unwrap(), claims.exp, now);
+            assert_eq!(
+                v.verify(&signed_out),
+                Err(AuthError::Revoked {
+                    header: AUTHORIZATION
+                })
+            );
+            assert_eq!(
+                v.verify(&other).unwrap().sub,
+                patient,
+                "another token of the same subject"
+            );
+        }
+        let status = tonic::Status::from(
+            AuthError::Revoked {
+                header: AUTHORIZATION,
+            }
+            .for_header(crate::auth::FORWARDED_AUTHORIZATION),
+        );
+        assert_eq!(status.code(), tonic::Code::Unauthenticated);
+        assert!(status.message().contains("x-forwarded-authorization"));
+    }
+
+    #[test]
     fn a_cached_token_still_expires() {
         let v = verifier();
         let now = jsonwebtoken::get_current_timestamp();
@@ -734,6 +804,7 @@ mod tests {
             usable_until: expired.exp,
             claims: expired,
             key_epoch: 0,
+            revocation_key: None,
         };
         v.verified.insert(token.to_owned(), Arc::new(verified));
         assert_eq!(

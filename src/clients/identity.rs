@@ -15,6 +15,9 @@ use tonic::Code;
 
 use super::call_error::CallError;
 use super::error::DependencyError;
+use futures_util::future::BoxFuture;
+
+use crate::auth::revocation::{RevocationSource, RevokedPage};
 use crate::auth::{Credentials, InternalTokenSource};
 use crate::ids::CompanyName;
 use crate::mesh::CallContext;
@@ -23,7 +26,8 @@ use crate::proto::identity::v1::identity_service_client::IdentityServiceClient;
 use crate::proto::identity::v1::{
     ExchangeProviderCodeRequest, ExchangeProviderCodeResponse, GetCompanyRequest,
     GetMyProfileRequest, GetMyProfileResponse, ListCompaniesRequest, ListCompaniesResponse,
-    LoginPatientRequest, LoginPatientResponse, RegisterPatientRequest,
+    ListRevokedTokensRequest, LoginPatientRequest, LoginPatientResponse, RegisterPatientRequest,
+    RevokeTokenRequest,
 };
 use crate::settings::ConfigError;
 
@@ -189,5 +193,57 @@ impl IdentityClient {
             .await
             .map_err(|status| CallError::from_status(SERVICE, status))?;
         Ok(response.into_inner())
+    }
+
+    /// RevokeToken, as the signed-in patient in `context`: the patient's
+    /// own token, revoked (the website's sign-out).
+    pub async fn revoke_token(&self, context: &CallContext) -> Result<(), CallError> {
+        self.as_user
+            .clone()
+            .revoke_token(context.request(RevokeTokenRequest {}))
+            .await
+            .map_err(|status| CallError::from_status(SERVICE, status))?;
+        Ok(())
+    }
+
+    /// ListRevokedTokens, as this service: the page after `after`.
+    async fn revoked_tokens(&self, after: &str) -> Result<RevokedPage, String> {
+        let mut request = tonic::Request::new(ListRevokedTokensRequest {
+            after: after.to_owned(),
+            page_size: REVOKED_PAGE,
+        });
+        request.set_timeout(crate::auth::revocation::FETCH_TIMEOUT);
+        let answer = self
+            .as_service
+            .clone()
+            .list_revoked_tokens(request)
+            .await
+            .map_err(|status| {
+                format!(
+                    "ListRevokedTokens failed: {} {}",
+                    crate::errors::code_name(status.code()),
+                    status.message()
+                )
+            })?
+            .into_inner();
+        Ok(RevokedPage {
+            full: answer.revoked.len() >= REVOKED_PAGE as usize,
+            revoked: answer
+                .revoked
+                .into_iter()
+                .map(|token| (token.jti, u64::try_from(token.exp).unwrap_or(0)))
+                .collect(),
+            cursor: answer.cursor,
+        })
+    }
+}
+
+/// The page a service asks ListRevokedTokens for.
+const REVOKED_PAGE: i32 = 1000;
+
+/// Dossier and the website learn revocations from Identity.
+impl RevocationSource for IdentityClient {
+    fn fetch<'a>(&'a self, after: &'a str) -> BoxFuture<'a, Result<RevokedPage, String>> {
+        Box::pin(self.revoked_tokens(after))
     }
 }

@@ -38,6 +38,12 @@ pub enum Reason {
     TokenInvalid,
     /// UNAUTHENTICATED: a genuine token at or past its `exp`.
     TokenExpired,
+    /// UNAUTHENTICATED: a genuine token that was revoked (its holder signed
+    /// out); refused within 5 s of RevokeToken.
+    TokenRevoked,
+    /// FAILED_PRECONDITION: RevokeToken for a token without a `jti`, which
+    /// no revocation list can name.
+    TokenNotRevocable,
     /// PERMISSION_DENIED: a verified caller whose role the RPC does not
     /// allow; the metadata lists the allowed roles.
     RoleNotAllowed,
@@ -110,10 +116,12 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 28] = [
+    pub const ALL: [Reason; 30] = [
         Reason::TokenMissing,
         Reason::TokenInvalid,
         Reason::TokenExpired,
+        Reason::TokenRevoked,
+        Reason::TokenNotRevocable,
         Reason::RoleNotAllowed,
         Reason::InvalidCredentials,
         Reason::TooManyAttempts,
@@ -147,6 +155,8 @@ impl Reason {
             Reason::TokenMissing => "TOKEN_MISSING",
             Reason::TokenInvalid => "TOKEN_INVALID",
             Reason::TokenExpired => "TOKEN_EXPIRED",
+            Reason::TokenRevoked => "TOKEN_REVOKED",
+            Reason::TokenNotRevocable => "TOKEN_NOT_REVOCABLE",
             Reason::RoleNotAllowed => "ROLE_NOT_ALLOWED",
             Reason::InvalidCredentials => "INVALID_CREDENTIALS",
             Reason::TooManyAttempts => "TOO_MANY_ATTEMPTS",
@@ -181,6 +191,7 @@ impl Reason {
             Reason::TokenMissing
             | Reason::TokenInvalid
             | Reason::TokenExpired
+            | Reason::TokenRevoked
             | Reason::InvalidCredentials => Code::Unauthenticated,
             Reason::RoleNotAllowed => Code::PermissionDenied,
             Reason::TooManyAttempts
@@ -199,6 +210,7 @@ impl Reason {
             | Reason::StorageUnavailable
             | Reason::KeysUnavailable => Code::Unavailable,
             Reason::NoPublicKeySet
+            | Reason::TokenNotRevocable
             | Reason::PasswordSignInDisabled
             | Reason::ProviderNotConfigured => Code::FailedPrecondition,
             Reason::DependencyTimeout | Reason::DeadlineExceeded => Code::DeadlineExceeded,

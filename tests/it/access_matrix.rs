@@ -213,6 +213,23 @@ fn every_rpc_declares_access_and_the_table_agrees() {
     }
     assert!(methods.iter().any(|m| m.rule == Rule::Public));
     assert!(methods.iter().any(|m| matches!(m.rule, Rule::Roles(_))));
+    // Signing out (the contract's IdentityService table): the matrix below
+    // calls both with every kind of caller.
+    for (name, roles) in [
+        ("RevokeToken", &["HealthcareCompany", "Patient"][..]),
+        ("ListRevokedTokens", &["Internal"][..]),
+    ] {
+        let path = format!("/toestemming.identity.v1.IdentityService/{name}");
+        let method = methods
+            .iter()
+            .find(|m| m.path() == path)
+            .unwrap_or_else(|| panic!("{path} is not in the protos"));
+        assert_eq!(
+            method.rule,
+            Rule::Roles(roles.iter().map(|r| (*r).to_owned()).collect()),
+            "{path}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -136,10 +136,12 @@ async fn concurrent_create_dossier_calls_yield_one_dossier() {
     let mesh = TestMesh::start().await;
     let company = mesh.company_token("Concurrent Care").await;
     let client = mesh.dossier();
-    assert_eq!(mesh.internal_token_fetches(ServiceKind::Dossier), 0);
+    // Dossier's revocation list may have fetched its Internal token
+    // already (it asks Identity from the start); if not, the racers race it.
+    assert!(mesh.internal_token_fetches(ServiceKind::Dossier) <= 1);
 
     // A BSN the mesh has never seen: the racers also race on its pseudoniem,
-    // and on Dossier's first Internal token.
+    // and perhaps on Dossier's first Internal token.
     let patient = bsn(3);
     let outcomes = race(50, |_| {
         let mut client = client.clone();
@@ -164,7 +166,7 @@ async fn concurrent_create_dossier_calls_yield_one_dossier() {
     assert_eq!(
         mesh.internal_token_fetches(ServiceKind::Dossier),
         1,
-        "concurrent first calls share one Internal token fetch"
+        "concurrent first calls share one Internal token fetch (with the revocation list's)"
     );
 
     let (_, patient_token) = mesh.patient_token(&patient).await;

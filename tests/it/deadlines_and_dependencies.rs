@@ -41,10 +41,11 @@ async fn a_one_millisecond_deadline_fails_as_a_timeout_never_unauthenticated() {
     let mesh = TestMesh::start().await;
     let company = mesh.company_token("Haast Zorg").await;
 
-    // Dossier's first call: it has no Internal token and no connection to
-    // Identity or Pseudoniem yet, so the deadline runs out mid-way (a warm
-    // mesh can answer within 1 ms).
-    assert_eq!(mesh.internal_token_fetches(ServiceKind::Dossier), 0);
+    // Dossier's first call: it has no connection to Pseudoniem yet (and
+    // perhaps no Internal token: its revocation list fetches one from the
+    // start), so the deadline runs out mid-way (a warm mesh can answer
+    // within 1 ms).
+    assert!(mesh.internal_token_fetches(ServiceKind::Dossier) <= 1);
     let mut request = authed(CreateDossierRequest { bsn: bsn(1) }, &company);
     request.set_timeout(Duration::from_millis(1));
     let status = mesh.dossier().create_dossier(request).await.unwrap_err();

@@ -507,3 +507,64 @@ fn a_lone_service_refuses_to_start_without_what_it_needs() {
     );
     assert!(!text.contains(short), "the credential was echoed: {text}");
 }
+
+/// Sign-out revocation across processes, as compose runs them: Dossier
+/// learns a revocation from Identity's ListRevokedTokens, and neither
+/// service logs the token or its `jti` while revoking, listing or refusing
+/// it.
+#[tokio::test]
+async fn a_revoked_token_is_refused_across_processes_and_never_logged() {
+    let deployment = Deployment::new().await;
+    let (identity_process, _pseudoniem, dossier_process) = deployment.start_all().await;
+    let (mut identity, mut dossier) = deployment.clients().await;
+    register_patient(&mut identity, &bsn(7)).await;
+    let token = login(&mut identity, &bsn(7)).await.unwrap();
+    dossier
+        .list_my_dossiers(authed(ListMyDossiersRequest::default(), &token))
+        .await
+        .unwrap();
+
+    identity
+        .revoke_token(authed(RevokeTokenRequest {}, &token))
+        .await
+        .unwrap();
+    let revoked_at = Instant::now();
+    loop {
+        match dossier
+            .list_my_dossiers(authed(ListMyDossiersRequest::default(), &token))
+            .await
+        {
+            Ok(_) => {}
+            Err(status) => {
+                assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+                assert_eq!(reason(&status).as_deref(), Some("TOKEN_REVOKED"));
+                break;
+            }
+        }
+        assert!(
+            revoked_at.elapsed() < Duration::from_secs(5),
+            "Dossier still accepts a revoked token; log:\n{}",
+            dossier_process.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!(
+        "separate processes: Dossier refused the revoked token after {} ms",
+        revoked_at.elapsed().as_millis()
+    );
+
+    let jti = decode(&token).payload["jti"].as_str().unwrap().to_owned();
+    let signature = token.rsplit('.').next().unwrap().to_owned();
+    let identity_log = identity_process.log();
+    let dossier_log = dossier_process.log();
+    assert!(identity_log.contains("token revoked"), "{identity_log}");
+    assert!(dossier_log.contains("TOKEN_REVOKED"), "{dossier_log}");
+    for (name, log) in [("identity", &identity_log), ("dossier", &dossier_log)] {
+        for (what, secret) in [("token", &token), ("signature", &signature), ("jti", &jti)] {
+            assert!(
+                !log.contains(secret.as_str()),
+                "{name} logged the {what}:\n{log}"
+            );
+        }
+    }
+}

@@ -33,6 +33,7 @@ mod postgres;
 mod provider_sign_in;
 mod replicas;
 mod request_ids;
+mod revocation;
 mod slow_clients;
 mod storage_full;
 mod throttling;
