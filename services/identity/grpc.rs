@@ -166,15 +166,15 @@ impl IdentityApi {
         let hasher = self.hashes.admit_registration().map_err(busy)?;
 
         let pseudoniem = self.pseudoniemen.get(&context, &bsn).await?;
-        if self.store.patient_exists(&pseudoniem).await? {
+        let store = self.store.for_sign_ins();
+        if store.patient_exists(&pseudoniem).await? {
             return Err(IdentityError::PatientAlreadyRegistered);
         }
         let password_hash = hasher
             .hash(password)
             .await
             .ok_or(IdentityError::Internal("password hashing failed"))?;
-        let inserted = self
-            .store
+        let inserted = store
             .insert_patient(NewPatient {
                 pseudoniem: &pseudoniem,
                 first_name: &first_name,
@@ -216,6 +216,7 @@ impl IdentityApi {
         let account = match self.pseudoniemen.lookup(&context, &bsn).await? {
             Some(pseudoniem) => self
                 .store
+                .for_sign_ins()
                 .patient(&pseudoniem)
                 .await?
                 .map(|patient| (pseudoniem, patient)),

@@ -122,7 +122,10 @@ impl MeshService for Identity {
             }
             None => None,
         };
-        let store = store::IdentityStore::new(pool);
+        // Two connections of their own for sign-ins and registrations, which
+        // anyone may send in floods (`docs/security.md`).
+        let store = store::IdentityStore::new(pool)
+            .with_sign_in_lane(crate::storage::open_lane(&config.storage, 2)?);
         report_look_alike_names(&store).await?;
         // This replica's own revocations reach its list at once; those of
         // other replicas through the table, every REFRESH_EVERY.

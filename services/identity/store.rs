@@ -68,11 +68,34 @@ pub struct NewPatient<'a> {
 #[derive(Clone)]
 pub struct IdentityStore {
     pool: AnyPool,
+    /// The sign-ins' own lane ([`Self::for_sign_ins`]).
+    sign_ins: AnyPool,
 }
 
 impl IdentityStore {
     pub fn new(pool: AnyPool) -> Self {
-        Self { pool }
+        Self {
+            sign_ins: pool.clone(),
+            pool,
+        }
+    }
+
+    /// Sign-ins and registrations read and write through `lane`, a pool of
+    /// their own, so a flood of them (anyone may try) cannot take the
+    /// connections that profile reads and everything else need.
+    pub fn with_sign_in_lane(self, lane: AnyPool) -> Self {
+        Self {
+            sign_ins: lane,
+            ..self
+        }
+    }
+
+    /// This store on the sign-ins' lane.
+    pub fn for_sign_ins(&self) -> Self {
+        Self {
+            pool: self.sign_ins.clone(),
+            sign_ins: self.sign_ins.clone(),
+        }
     }
 
     pub async fn patient_exists(&self, pseudoniem: &Pseudoniem) -> Result<bool, StorageError> {

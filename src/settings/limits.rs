@@ -157,7 +157,7 @@ impl Default for ThrottlePolicy {
             max_in_flight_per_client: 8,
             registration_burst: 20,
             registration_refill: Duration::from_secs(10),
-            password_hash_queue: 16,
+            password_hash_queue: 32,
             max_tracked: 100_000,
         }
     }

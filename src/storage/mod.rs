@@ -82,23 +82,9 @@ pub async fn open(config: &StorageConfig, schema: &Schema) -> Result<AnyPool, sq
         create_parent_dir(url)?;
     }
     let options = AnyConnectOptions::from_str(url)?;
-    let pool_options = AnyPoolOptions::new()
-        .max_connections(if sqlite { 4 } else { 10 })
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        // A connection the server dropped (a restart) is found out before
-        // a call gets it.
-        .test_before_acquire(true)
-        .after_connect(move |connection, _| {
-            Box::pin(async move {
-                if sqlite {
-                    connection.execute("PRAGMA journal_mode = WAL").await?;
-                    connection.execute("PRAGMA busy_timeout = 5000").await?;
-                    connection.execute("PRAGMA synchronous = NORMAL").await?;
-                    connection.execute("PRAGMA foreign_keys = ON").await?;
-                }
-                Ok(())
-            })
-        });
+    let pool_options = pool_options(sqlite, if sqlite { 4 } else { 10 });
+    // A connection the server dropped (a restart) is found out before
+    // a call gets it.
 
     let started = tokio::time::Instant::now();
     let mut backoff = FIRST_BACKOFF;
@@ -231,6 +217,37 @@ fn sqlite_path(url: &str) -> &str {
         .split('?')
         .next()
         .unwrap_or_default()
+}
+
+/// A second, smaller pool on a database [`open`] has opened: a lane of its
+/// own for one kind of call, so a flood of it cannot take the connections
+/// every other call needs (Identity's sign-ins). Connects on first use.
+pub fn open_lane(config: &StorageConfig, connections: u32) -> Result<AnyPool, sqlx::Error> {
+    let url = config.url.expose();
+    let options = AnyConnectOptions::from_str(url)?;
+    Ok(pool_options(url.starts_with("sqlite:"), connections).connect_lazy_with(options))
+}
+
+/// How every pool connects: a bounded wait for a connection, a test before
+/// a call gets one, and on SQLite WAL with a busy timeout.
+fn pool_options(sqlite: bool, connections: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        // A connection the server dropped (a restart) is found out before
+        // a call gets it.
+        .test_before_acquire(true)
+        .after_connect(move |connection, _| {
+            Box::pin(async move {
+                if sqlite {
+                    connection.execute("PRAGMA journal_mode = WAL").await?;
+                    connection.execute("PRAGMA busy_timeout = 5000").await?;
+                    connection.execute("PRAGMA synchronous = NORMAL").await?;
+                    connection.execute("PRAGMA foreign_keys = ON").await?;
+                }
+                Ok(())
+            })
+        })
 }
 
 /// `sqlite://path/to/file.db?mode=rwc` → creates `path/to` (0700, where it
