@@ -94,15 +94,7 @@ impl RevocationSource for OwnTable {
             let answer = page(&self.store, after, 0)
                 .await
                 .map_err(|error| error.to_string())?;
-            Ok(RevokedPage {
-                full: answer.revoked.len() as i64 >= MAX_PAGE,
-                revoked: answer
-                    .revoked
-                    .into_iter()
-                    .map(|token| (token.jti, u64::try_from(token.exp).unwrap_or(0)))
-                    .collect(),
-                cursor: answer.cursor,
-            })
+            Ok(RevokedPage::from_response(answer, MAX_PAGE as usize))
         })
     }
 

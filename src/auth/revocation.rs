@@ -181,6 +181,25 @@ pub struct RevokedPage {
     pub full: bool,
 }
 
+impl RevokedPage {
+    /// A ListRevokedTokens answer to a request for `page_size` (Identity's
+    /// own reading of its table gives the same message).
+    pub fn from_response(
+        answer: crate::proto::identity::v1::ListRevokedTokensResponse,
+        page_size: usize,
+    ) -> Self {
+        Self {
+            full: answer.revoked.len() >= page_size,
+            revoked: answer
+                .revoked
+                .into_iter()
+                .map(|token| (token.jti, u64::try_from(token.exp).unwrap_or(0)))
+                .collect(),
+            cursor: answer.cursor,
+        }
+    }
+}
+
 /// Where a list learns revocations: Identity's ListRevokedTokens, or in
 /// Identity its own table.
 pub trait RevocationSource: Send + Sync + 'static {

@@ -226,15 +226,7 @@ impl IdentityClient {
                 )
             })?
             .into_inner();
-        Ok(RevokedPage {
-            full: answer.revoked.len() >= REVOKED_PAGE as usize,
-            revoked: answer
-                .revoked
-                .into_iter()
-                .map(|token| (token.jti, u64::try_from(token.exp).unwrap_or(0)))
-                .collect(),
-            cursor: answer.cursor,
-        })
+        Ok(RevokedPage::from_response(answer, REVOKED_PAGE as usize))
     }
 }
 

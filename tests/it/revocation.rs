@@ -17,7 +17,7 @@ use toestemming::proto::identity::v1::identity_service_client::IdentityServiceCl
 use toestemming::proto::identity::v1::*;
 use toestemming::settings::ServiceKind;
 use tokio_util::sync::CancellationToken;
-use tonic::{Code, Request, Status};
+use tonic::{Code, Status};
 
 use crate::support::*;
 use crate::website::{Browser, website_url};
@@ -132,31 +132,16 @@ async fn a_revoked_patient_token_is_refused_by_identity_at_once_and_by_dossier_w
     // The same token in someone else's hands: forwarded by a service of
     // the mesh, it is refused as the forwarded credential.
     let internal = mesh.token(Role::Internal, "internal");
-    let mut forwarded = Request::new(ListCompaniesRequest::default());
-    forwarded.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {internal}").parse().unwrap(),
-    );
-    forwarded.metadata_mut().insert(
-        "x-forwarded-authorization",
-        format!("Bearer {signed_out}").parse().unwrap(),
-    );
+    let forwarded = forwarded_by(&internal, ListCompaniesRequest::default(), &signed_out);
     assert_revoked(
         mesh.identity().list_companies(forwarded).await.map(drop),
         "x-forwarded-authorization",
         "forwarded to Identity",
     );
-    let mut forwarded = Request::new(RecordAccountTakeoverRequest {
+    let takeover = RecordAccountTakeoverRequest {
         pseudoniem: decode(&signed_out).payload["sub"].as_str().unwrap().into(),
-    });
-    forwarded.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {internal}").parse().unwrap(),
-    );
-    forwarded.metadata_mut().insert(
-        "x-forwarded-authorization",
-        format!("Bearer {signed_out}").parse().unwrap(),
-    );
+    };
+    let forwarded = forwarded_by(&internal, takeover, &signed_out);
     assert_revoked(
         mesh.dossier()
             .record_account_takeover(forwarded)

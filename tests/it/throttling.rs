@@ -342,3 +342,48 @@ async fn an_argon2_flood_is_turned_away_and_a_bystander_goes_on() {
     assert!(retry_after(overloaded) > Duration::ZERO);
     mesh.stop().await;
 }
+
+/// Finding 4, the other half: 1000 concurrent correct sign-ins to the
+/// attacker's own account once made 504 calls fail STORAGE_UNAVAILABLE
+/// (the pool timed out) and a bystander's profile read fail 1 time in 40.
+/// Now the account's sign-ins in flight are bounded, the hasher's door
+/// turns the rest away, and sign-ins read through their own connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_correct_sign_ins_leave_a_bystanders_reads_alone() {
+    let mesh = TestMesh::start().await;
+    let own = bsn(5);
+    register_patient(&mesh, &own, "Eigen", "Account", PASSWORD)
+        .await
+        .unwrap();
+    let (_, bystander) = mesh.patient_token(&bsn(6)).await;
+    let clients = join_all((110..130).map(|last| identity_from(&mesh, last))).await;
+    let flood = join_all((0..1000).map(|n| {
+        let client = &clients[n % clients.len()];
+        let own = own.clone();
+        async move { login_from(client, &own, PASSWORD).await }
+    }));
+    let reads = async {
+        let mut answers = Vec::new();
+        for _ in 0..40 {
+            answers.push(
+                mesh.identity()
+                    .get_my_profile(authed(GetMyProfileRequest {}, &bystander))
+                    .await,
+            );
+        }
+        answers
+    };
+    let (answers, reads) = tokio::join!(flood, reads);
+    let counts = tally(&answers);
+    let read_counts = tally(&reads);
+    println!("1000 concurrent correct sign-ins: {counts:?}; 40 profile reads: {read_counts:?}");
+    assert_eq!(read_counts.get("OK"), Some(&40), "{read_counts:?}");
+    assert!(counts.contains_key("OK"), "{counts:?}");
+    for key in counts.keys() {
+        assert!(
+            ["OK", "TOO_MANY_ATTEMPTS", "OVERLOADED"].contains(&key.as_str()),
+            "a sign-in failed otherwise ({key}): {counts:?}"
+        );
+    }
+    mesh.stop().await;
+}

@@ -350,6 +350,18 @@ pub fn authed<T>(message: T, token: &str) -> Request<T> {
     request
 }
 
+/// `message` as a service of the mesh sends it on an end user's behalf:
+/// `authorization` its own (Internal) token, `x-forwarded-authorization`
+/// the user's.
+pub fn forwarded_by<T>(service: &str, message: T, user: &str) -> Request<T> {
+    let mut request = authed(message, service);
+    request.metadata_mut().insert(
+        "x-forwarded-authorization",
+        format!("Bearer {user}").parse().unwrap(),
+    );
+    request
+}
+
 /// The `n`th of a sequence of distinct valid BSNs.
 pub fn bsn(n: u32) -> String {
     let mut prefix = 10_000_000 + n * 2;
