@@ -1,107 +1,185 @@
 #!/usr/bin/env bash
-# Runs every test: formatting, clippy, `cargo test`, then the contract's grpcurl
-# walkthrough (scripts/walkthrough.sh) and the same walkthrough with a Python
-# client generated from proto/ by grpcio-tools (scripts/python_client.py)
-# against the real binary, twice:
-#   (a) one process, `toestemming all`, with a fresh DATA_DIR and no
-#       JWT_SECRET_KEY, so it generates a development key and credential;
-#   (b) four processes, `toestemming pseudoniem|identity|dossier|website`,
-#       each with its own database, sharing JWT_SECRET_KEY and
-#       INTERNAL_CLIENT_SECRET, finding each other on the default addresses;
-#   (c) the same four under JWT_ALGORITHM=EdDSA, only Identity holding a
-#       private key, with a key rotation (SIGHUP) and a second walkthrough.
-# Both use the default ports 127.0.0.1:50051-50053 and 8080, which must be
-# free. Each run also asks every service's health with `toestemming
-# healthcheck` (the containers' health check), gRPC and HTTP.
-# A run passes when both clients pass against its mesh and no server log
-# contains a value they used. Then scripts/deployment_test.py runs the
-# compose deployment as processes on PostgreSQL, the benchmark harness runs
-# briefly, and every cargo-fuzz target runs over its seeds. The last line is
-# `walkthrough: N passed, M failed` (N, M count the runs); the exit
-# status is non-zero on any failure.
+# Every test, in named stages, each of which can run alone:
+#
+#   scripts/test.sh                 every stage, in this order (CI: .ci/run)
+#   scripts/test.sh STAGE...        only those, e.g. `scripts/test.sh lint test`
+#
+#   lint             buf lint, hadolint, docker-compose config, the Kubernetes
+#                    manifests, cargo fmt --check, cargo clippy -D warnings
+#   test             cargo test --all-targets (SQLite), then the tests plain
+#                    `cargo test` ignores that need only this machine (root,
+#                    to mount a tmpfs)
+#   postgres         the PostgreSQL tests (their own clusters), then the whole
+#                    integration suite again on a throwaway cluster
+#   browser          the website in headless Chromium (axe-core, oidc-provider)
+#   outside-clients  the contract's walkthrough with real grpcurl
+#                    (scripts/walkthrough.sh) and with a Python client
+#                    generated from proto/ (scripts/python_client.py) against
+#                    the real binary: `toestemming all`, four processes, and
+#                    four processes under EdDSA with a key rotation; each run
+#                    also asks every service's health with `toestemming
+#                    healthcheck` and checks that no server log holds a value
+#                    the clients used. Then the compose deployment as
+#                    processes on PostgreSQL (scripts/deployment_test.py).
+#   bench-smoke      scripts/bench.py --quick on the debug build
+#   fuzz             every cargo-fuzz target briefly over its seeds
+#
+# Plain `cargo test` needs only a Rust toolchain: the tests that need more
+# are `#[ignore = "needs …"]`, and the stages above run them. What the
+# stages need besides Rust (grpcurl, Python packages, Chromium, Node
+# packages, h2load) scripts/install-test-deps.sh installs first.
+# outside-clients and bench-smoke use the contract's default ports
+# (127.0.0.1:50051-50053, 8080), which must be free. Every stage runs even
+# when an earlier one failed; the last line is `stages: N passed, M failed`
+# and the exit status is non-zero on any failure.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
+STAGES=(lint test postgres browser outside-clients bench-smoke fuzz)
 IDENTITY_ADDR=127.0.0.1:50051
 PSEUDONIEM_ADDR=127.0.0.1:50052
 DOSSIER_ADDR=127.0.0.1:50053
 WEBSITE_ADDR=127.0.0.1:8080
 READY_TIMEOUT_SECONDS="${READY_TIMEOUT_SECONDS:-60}"
 BIN="$root/target/debug/toestemming"
-
-section() { printf '\n==> %s\n' "$*"; }
-
-section "test dependencies"
-scripts/install-test-deps.sh
 GRPCURL="$root/.venv/bin/grpcurl"
 export GRPCURL
 PYTHON="$root/.venv/bin/python"
+# The tests each stage leaves to another (`cargo test` filters).
+BROWSER_TESTS=(browser_e2e:: browser_provider::)
+POSTGRES_TESTS=(postgres::)
 
-section "buf lint (proto/ against buf's STANDARD rules)"
-.venv/bin/buf lint
+section() { printf '\n==> %s\n' "$*"; }
+
+# --- the stages -------------------------------------------------------------
+
+# The binary and the bench's bare hop as programs. An example takes the
+# dev-dependencies' features, as `cargo test` does, so after the test stage
+# this rebuilds nothing (`cargo build --bin` alone would rebuild much of
+# the tree with other features).
+build_programs() {
+    cargo build --bin toestemming --example bare_hop
+}
+
+stage_lint() {
+    section "buf lint (proto/ against buf's STANDARD rules)"
+    .venv/bin/buf lint
 
 section "the deployment files: hadolint on the Dockerfile, docker-compose config"
-.venv/bin/hadolint Dockerfile
-docker-compose --env-file .env.example config --quiet
-# Without its secrets, compose must refuse to start.
-empty_env="$(mktemp)"
-if env -u JWT_SECRET_KEY -u INTERNAL_CLIENT_SECRET -u PSEUDONIEM_BSN_KEY -u POSTGRES_PASSWORD -u IDENTITY_DB_PASSWORD \
-    -u PSEUDONIEM_DB_PASSWORD -u DOSSIER_DB_PASSWORD -u DOSSIER_OWNER_DB_PASSWORD \
-    -u PATIENT_OIDC_CLIENT_SECRET -u KEYCLOAK_ADMIN_PASSWORD -u KEYCLOAK_TEST_PATIENT_PASSWORD \
-    docker-compose --env-file "$empty_env" config --quiet 2>/dev/null; then
-    echo "docker-compose accepted the file without its secrets" >&2
+    .venv/bin/hadolint Dockerfile
+    docker-compose --env-file .env.example config --quiet
+    # Without its secrets, compose must refuse to start.
+    empty_env="$(mktemp)"
+    if env -u JWT_SECRET_KEY -u INTERNAL_CLIENT_SECRET -u PSEUDONIEM_BSN_KEY -u POSTGRES_PASSWORD -u IDENTITY_DB_PASSWORD \
+        -u PSEUDONIEM_DB_PASSWORD -u DOSSIER_DB_PASSWORD -u DOSSIER_OWNER_DB_PASSWORD \
+        -u PATIENT_OIDC_CLIENT_SECRET -u KEYCLOAK_ADMIN_PASSWORD -u KEYCLOAK_TEST_PATIENT_PASSWORD \
+        docker-compose --env-file "$empty_env" config --quiet 2>/dev/null; then
+        echo "docker-compose accepted the file without its secrets" >&2
+        rm -f "$empty_env"
+        exit 1
+    fi
     rm -f "$empty_env"
-    exit 1
-fi
-rm -f "$empty_env"
-echo "ok - the Dockerfile passes hadolint; compose accepts .env.example and refuses an empty .env"
+    echo "ok - the Dockerfile passes hadolint; compose accepts .env.example and refuses an empty .env"
 
 section "the Kubernetes manifests against the Kubernetes 1.30 schemas (strict)"
-manifests=()
-for manifest in deploy/kubernetes/*.yaml; do
-    [[ "$(basename "$manifest")" == kustomization.yaml ]] || manifests+=("$manifest")
-done
-.venv/bin/kubernetes-validate --strict --quiet -k 1.30.0 "${manifests[@]}"
-echo "ok - ${#manifests[@]} manifests valid"
+    manifests=()
+    for manifest in deploy/kubernetes/*.yaml; do
+        [[ "$(basename "$manifest")" == kustomization.yaml ]] || manifests+=("$manifest")
+    done
+    .venv/bin/kubernetes-validate --strict --quiet -k 1.30.0 "${manifests[@]}"
+    echo "ok - ${#manifests[@]} manifests valid"
 
-section "cargo fmt --all -- --check"
-cargo fmt --all -- --check
+    section "cargo fmt --all -- --check"
+    cargo fmt --all -- --check
 
-section "cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets -- -D warnings
+    section "cargo clippy --all-targets -- -D warnings"
+    cargo clippy --all-targets -- -D warnings
+}
 
-section "cargo test --all-targets (SQLite)"
-cargo test --all-targets
+stage_test() {
+    section "cargo test --all-targets (SQLite)"
+    cargo test --all-targets
+    section "the ignored tests no other stage runs (they need root)"
+    cargo test --test it -- --ignored \
+        "${BROWSER_TESTS[@]/#/--skip=}" "${POSTGRES_TESTS[@]/#/--skip=}"
+}
 
-section "the integration suite again, on PostgreSQL"
-# The same test binary, every service of every test on its own database in a
-# throwaway cluster that deploy/postgres/init-databases.sh prepared, as the
-# compose deployment's. The tests that start clusters of their own
-# (postgres::) ran in the first pass.
-pg_dir="$(mktemp -d "${TMPDIR:-/tmp}/toestemming-pg.XXXXXX")"
-chmod 755 "$pg_dir"
-pg_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-pg_admin_password="$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
-pg_role_password="$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
-stop_postgres() { scripts/postgres.sh stop "$pg_dir/cluster" >/dev/null 2>&1 || true; rm -rf "$pg_dir"; }
-trap stop_postgres EXIT
-IDENTITY_DB_PASSWORD="$pg_role_password" PSEUDONIEM_DB_PASSWORD="$pg_role_password" \
-    DOSSIER_DB_PASSWORD="$pg_role_password" DOSSIER_OWNER_DB_PASSWORD="$pg_role_password" \
-    scripts/postgres.sh start "$pg_dir/cluster" "$pg_port" "$pg_admin_password" deploy/postgres/init-databases.sh
-TEST_POSTGRES_URL="postgres://postgres:$pg_admin_password@127.0.0.1:$pg_port" \
-    TEST_POSTGRES_ROLE_PASSWORD="$pg_role_password" \
-    cargo test --test it -- --skip postgres::
-stop_postgres
-trap - EXIT
+stage_postgres() {
+    section "the PostgreSQL tests, each on clusters of its own"
+    cargo test --test it -- --ignored "${POSTGRES_TESTS[@]}"
 
-# `cargo test` built target/debug/toestemming for the tests that run it as
-# a process; the runs below use that binary. (A separate `cargo build` would
-# rebuild much of the tree without the test dependencies' features.)
-[[ -x "$BIN" ]] || { echo "cargo test did not leave $BIN" >&2; exit 1; }
+    section "the integration suite again, on PostgreSQL"
+    # The same test binary, every service of every test on its own database
+    # in a throwaway cluster that deploy/postgres/init-databases.sh prepared,
+    # as the compose deployment's. The browser tests drive the website, not
+    # the storage: they run once, in their own stage.
+    local pg_dir pg_port pg_admin_password pg_role_password status=0
+    pg_dir="$(mktemp -d "${TMPDIR:-/tmp}/toestemming-pg.XXXXXX")"
+    chmod 755 "$pg_dir"
+    pg_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    pg_admin_password="$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+    pg_role_password="$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+    IDENTITY_DB_PASSWORD="$pg_role_password" PSEUDONIEM_DB_PASSWORD="$pg_role_password" \
+        DOSSIER_DB_PASSWORD="$pg_role_password" DOSSIER_OWNER_DB_PASSWORD="$pg_role_password" \
+        scripts/postgres.sh start "$pg_dir/cluster" "$pg_port" "$pg_admin_password" deploy/postgres/init-databases.sh
+    TEST_POSTGRES_URL="postgres://postgres:$pg_admin_password@127.0.0.1:$pg_port" \
+        TEST_POSTGRES_ROLE_PASSWORD="$pg_role_password" \
+        cargo test --test it -- "${POSTGRES_TESTS[@]/#/--skip=}" "${BROWSER_TESTS[@]/#/--skip=}" || status=$?
+    scripts/postgres.sh stop "$pg_dir/cluster" >/dev/null 2>&1 || true
+    rm -rf "$pg_dir"
+    return "$status"
+}
 
-# --- running the mesh -----------------------------------------------------
+stage_browser() {
+    section "the website in headless Chromium"
+    cargo test --test it -- --ignored "${BROWSER_TESTS[@]}"
+}
+
+stage_outside_clients() {
+    build_programs
+    # A mode's processes are stopped when it ends; this stops them too if
+    # the stage itself is cut short.
+    trap stop_all EXIT
+    run_mode "toestemming all, one process" mesh_in_one_process
+    run_mode "four processes" mesh_in_four_processes
+    run_mode "four processes, EdDSA" mesh_in_four_processes_eddsa
+
+    section "the compose deployment as processes on PostgreSQL (scripts/deployment_test.py)"
+    if require_free "$IDENTITY_ADDR" "$PSEUDONIEM_ADDR" "$DOSSIER_ADDR" "$WEBSITE_ADDR" &&
+        GRPCURL="$GRPCURL" "$PYTHON" scripts/deployment_test.py; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        echo "the deployment test FAILED" >&2
+    fi
+    echo "walkthrough: $passed passed, $failed failed"
+    ((failed == 0))
+}
+
+stage_bench_smoke() {
+    section "benchmark smoke run (scripts/bench.py --quick on the debug build; figures printed, not asserted)"
+    # It proves the harness works and that the mesh answers every call of a
+    # short load OK (h2load cannot see gRPC errors; the script reads them
+    # from /metrics). Timings are not judged: this is a debug build on a CI
+    # machine. The bare hop is built here as a program (with the same
+    # features as the tests: no rebuild of dependencies).
+    build_programs
+    require_free "$IDENTITY_ADDR" "$PSEUDONIEM_ADDR" "$DOSSIER_ADDR" "$WEBSITE_ADDR" \
+        127.0.0.1:9090 127.0.0.1:50061 127.0.0.1:50062
+    "$PYTHON" scripts/bench.py --quick --bin target/debug
+}
+
+stage_fuzz() {
+    section "cargo-fuzz: every target briefly over its seeds (scripts/fuzz.sh; docs/fuzzing.md)"
+    # Builds fuzz/ once (AddressSanitizer, release; nightly or
+    # RUSTC_BOOTSTRAP=1) and runs each target FUZZ_SECONDS (default 12)
+    # against the rules it checks.
+    scripts/fuzz.sh
+}
+
+# --- running the mesh as processes (outside-clients) -------------------------
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/toestemming-test.XXXXXX")"
 pids=()
@@ -404,45 +482,45 @@ mesh_in_four_processes_eddsa_then() {
     walkthrough
 }
 
-run_mode "toestemming all, one process" mesh_in_one_process
-run_mode "four processes" mesh_in_four_processes
-run_mode "four processes, EdDSA" mesh_in_four_processes_eddsa
+# --- which stages, and their results ------------------------------------------
 
-section "the compose deployment as processes on PostgreSQL (scripts/deployment_test.py)"
-if require_free "$IDENTITY_ADDR" "$PSEUDONIEM_ADDR" "$DOSSIER_ADDR" "$WEBSITE_ADDR" &&
-    GRPCURL="$GRPCURL" "$PYTHON" scripts/deployment_test.py; then
-    passed=$((passed + 1))
-else
-    failed=$((failed + 1))
-    echo "the deployment test FAILED" >&2
+selected=("$@")
+((${#selected[@]})) || selected=("${STAGES[@]}")
+for stage in "${selected[@]}"; do
+    [[ " ${STAGES[*]} " == *" $stage "* ]] || {
+        echo "unknown stage: $stage (the stages: ${STAGES[*]})" >&2
+        exit 2
+    }
+done
+if [[ "${selected[*]}" != "test" ]]; then
+    section "test dependencies"
+    scripts/install-test-deps.sh
 fi
 
-section "benchmark smoke run (scripts/bench.py --quick on the debug build; figures printed, not asserted)"
-# It proves the harness works and that the mesh answers every call of a
-# short load OK (h2load cannot see gRPC errors; the script reads them from
-# /metrics). Timings are not judged: this is a debug build on a CI machine.
-# `cargo test --all-targets` builds examples as tests, not as programs, so
-# the bare hop is built here (with the same features: no rebuild of deps).
-cargo build --example bare_hop
-if require_free "$IDENTITY_ADDR" "$PSEUDONIEM_ADDR" "$DOSSIER_ADDR" "$WEBSITE_ADDR" \
-    127.0.0.1:9090 127.0.0.1:50061 127.0.0.1:50062 &&
-    "$PYTHON" scripts/bench.py --quick --bin target/debug; then
-    passed=$((passed + 1))
-else
-    failed=$((failed + 1))
-    echo "the benchmark smoke run FAILED" >&2
-fi
-
-section "cargo-fuzz: every target briefly over its seeds (scripts/fuzz.sh; docs/fuzzing.md)"
-# Builds fuzz/ once (AddressSanitizer, release; nightly or RUSTC_BOOTSTRAP=1)
-# and runs each target FUZZ_SECONDS (default 12) against the rules it checks.
-if scripts/fuzz.sh; then
-    passed=$((passed + 1))
-else
-    failed=$((failed + 1))
-    echo "a fuzz target FAILED" >&2
-fi
+stages_passed=0
+stages_failed=0
+results=()
+for stage in "${selected[@]}"; do
+    # Each stage in a subshell with `set -e` in force (a function called in
+    # a condition would run with it off), so a failing command fails it.
+    set +e
+    (
+        set -e
+        "stage_${stage//-/_}"
+    )
+    status=$?
+    set -e
+    if ((status == 0)); then
+        stages_passed=$((stages_passed + 1))
+        results+=("$stage ok")
+    else
+        stages_failed=$((stages_failed + 1))
+        results+=("$stage FAILED")
+        echo "stage $stage FAILED" >&2
+    fi
+done
 
 echo
-echo "walkthrough: $passed passed, $failed failed"
-((failed == 0))
+printf '%s\n' "${results[@]}"
+echo "stages: $stages_passed passed, $stages_failed failed"
+((stages_failed == 0))

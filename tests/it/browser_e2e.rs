@@ -11,8 +11,9 @@
 //! `target/browser-e2e/`.
 //!
 //! Chromium, chromedriver and axe-core are installed by
-//! `scripts/install-test-deps.sh`; `scripts/test.sh` runs it first. Without
-//! them this test fails and says what to run: it is never skipped.
+//! `scripts/install-test-deps.sh`, so plain `cargo test` leaves this test
+//! out (ignored, with the reason); `scripts/test.sh browser` installs them
+//! and runs it. Run without them, it fails and says what to run.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -229,6 +230,7 @@ pub async fn screenshot(browser: &Client, name: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Chromium, chromedriver and axe-core: scripts/test.sh browser"]
 async fn the_consent_flow_by_clicking_in_chromium() {
     let axe = axe_core();
     let mesh = TestMesh::start().await;

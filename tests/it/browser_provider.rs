@@ -7,6 +7,9 @@
 //! provider, a return that is not this browser's flow, and an account the
 //! provider gives no BSN each end on the sign-in page with words, and no
 //! session.
+//!
+//! Ignored by plain `cargo test` (it needs Chromium and Node);
+//! `scripts/test.sh browser` installs both and runs it.
 
 use fantoccini::{Client, Locator};
 
@@ -70,6 +73,7 @@ async fn shows(browser: &Client, expected: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Chromium, chromedriver, axe-core and Node (oidc-provider): scripts/test.sh browser"]
 async fn a_patient_signs_in_through_the_provider_and_approves_in_chromium() {
     let axe = axe_core();
     // The website's address is known first: it is the redirect URI the
