@@ -13,11 +13,13 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::mesh::connections::ConnectionGate;
 use crate::mesh::service::{Handles, MeshService};
 use crate::settings::{Peers, ServiceKind, Settings};
 
@@ -71,18 +73,31 @@ pub async fn start(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> crate::Result<Started> {
+    let gate = ConnectionGate::for_this_process(&settings.limits);
+    start_behind(kind, settings, listener, gate, shutdown).await
+}
+
+/// [`start`] behind `gate`, the connection caps it shares with the other
+/// servers of this process.
+async fn start_behind(
+    kind: ServiceKind,
+    settings: &Settings,
+    listener: TcpListener,
+    gate: Arc<ConnectionGate>,
+    shutdown: CancellationToken,
+) -> crate::Result<Started> {
     match kind {
         ServiceKind::Identity => {
-            start_service::<crate::identity::Identity>(settings, listener, shutdown).await
+            start_service::<crate::identity::Identity>(settings, listener, gate, shutdown).await
         }
         ServiceKind::Pseudoniem => {
-            start_service::<crate::pseudoniem::Pseudoniem>(settings, listener, shutdown).await
+            start_service::<crate::pseudoniem::Pseudoniem>(settings, listener, gate, shutdown).await
         }
         ServiceKind::Dossier => {
-            start_service::<crate::dossier::Dossier>(settings, listener, shutdown).await
+            start_service::<crate::dossier::Dossier>(settings, listener, gate, shutdown).await
         }
         ServiceKind::Website => {
-            start_service::<crate::website::Website>(settings, listener, shutdown).await
+            start_service::<crate::website::Website>(settings, listener, gate, shutdown).await
         }
     }
 }
@@ -90,6 +105,7 @@ pub async fn start(
 async fn start_service<S: MeshService>(
     settings: &Settings,
     listener: TcpListener,
+    gate: Arc<ConnectionGate>,
     shutdown: CancellationToken,
 ) -> crate::Result<Started> {
     let config = S::config(settings)?;
@@ -99,7 +115,7 @@ async fn start_service<S: MeshService>(
     let requests = built.handles.requests.clone();
     let task = tokio::spawn(async move {
         let name = S::KIND.name();
-        crate::mesh::serve(name, built.app, listener, &limits, requests, shutdown).await
+        crate::mesh::serve(name, built.app, listener, &limits, gate, requests, shutdown).await
     });
     Ok(Started {
         kind: S::KIND,
@@ -146,9 +162,17 @@ impl MeshListeners {
 pub struct RunningMesh {
     services: BTreeMap<ServiceKind, Started>,
     shutdown: CancellationToken,
+    /// The connection caps every server of the mesh accepts through.
+    connections: Arc<ConnectionGate>,
 }
 
 impl RunningMesh {
+    /// The connection caps the mesh's servers share: for diagnostics and
+    /// tests.
+    pub fn connections(&self) -> &ConnectionGate {
+        &self.connections
+    }
+
     /// Where `kind` listens.
     pub fn addr(&self, kind: ServiceKind) -> SocketAddr {
         self.services[&kind].addr
@@ -206,10 +230,12 @@ pub async fn start_mesh(
     let mut mesh = RunningMesh {
         services: BTreeMap::new(),
         shutdown: shutdown.clone(),
+        connections: ConnectionGate::for_this_process(&settings.limits),
     };
     for kind in ServiceKind::START_ORDER {
         let listener = listeners.0.remove(&kind).ok_or("a listener is missing")?;
-        match start(kind, &settings, listener, shutdown.clone()).await {
+        let gate = mesh.connections.clone();
+        match start_behind(kind, &settings, listener, gate, shutdown.clone()).await {
             Ok(started) => {
                 mesh.services.insert(kind, started);
             }

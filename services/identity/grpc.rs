@@ -209,7 +209,7 @@ impl IdentityApi {
             .sign_ins
             .reserve(&bsn, client)
             .map_err(|retry_after| {
-                tracing::warn!(client = ?client, "sign-in refused: too many failed attempts");
+                tracing::debug!(client = ?client, "sign-in refused: too many attempts");
                 IdentityError::TooManyAttempts { retry_after }
             })?;
 

@@ -20,6 +20,7 @@ use super::pages::{FormErrors, RegisterPage, SigninPage, render};
 use super::routes::{Shared, Visit, forbidden, see_other};
 use super::session::Session;
 use crate::clients::{CallError, NewPatient};
+use crate::errors::Reason;
 
 /// `?notice=…` on a GET: what just happened.
 #[derive(Debug, Default, Deserialize)]
@@ -116,9 +117,9 @@ pub async fn register(
         Err(error) => error,
     };
     let t = visit.lang.texts();
-    let errors = match error.reason().as_deref() {
-        Some("INVALID_ARGUMENT") => field_errors(t, &error, t.error_password_new),
-        Some("PATIENT_ALREADY_REGISTERED") => FormErrors {
+    let errors = match error.reason() {
+        Some(Reason::InvalidArgument) => field_errors(t, &error, t.error_password_new),
+        Some(Reason::PatientAlreadyRegistered) => FormErrors {
             general: None,
             fields: vec![("bsn", t.error_already_registered)],
         },
@@ -197,11 +198,15 @@ pub async fn signin(
                 return (jar, see_other("/")).into_response();
             }
             Err(error) => {
-                let errors = match error.reason().as_deref() {
-                    Some("INVALID_ARGUMENT") => field_errors(t, &error, t.error_password_missing),
-                    Some("INVALID_CREDENTIALS") => FormErrors::general(t.error_wrong_credentials),
-                    Some("TOO_MANY_ATTEMPTS") => FormErrors::general(t.error_too_many_attempts),
-                    Some("PASSWORD_SIGNIN_DISABLED") => FormErrors::general(t.provider_only),
+                let errors = match error.reason() {
+                    Some(Reason::InvalidArgument) => {
+                        field_errors(t, &error, t.error_password_missing)
+                    }
+                    Some(Reason::InvalidCredentials) => {
+                        FormErrors::general(t.error_wrong_credentials)
+                    }
+                    Some(Reason::TooManyAttempts) => FormErrors::general(t.error_too_many_attempts),
+                    Some(Reason::PasswordSignInDisabled) => FormErrors::general(t.provider_only),
                     _ => FormErrors::general(trouble(t, &error)),
                 };
                 (status_of(&error), errors)

@@ -21,6 +21,7 @@ use super::routes::{Shared, Visit, see_other};
 use super::signed_in;
 use crate::auth::Principal;
 use crate::clients::{CallError, ChoiceTarget};
+use crate::errors::Reason;
 use crate::proto::dossier::v1::{Choice, ConsentStatus};
 
 /// How many verified companies a search shows.
@@ -326,12 +327,12 @@ fn when(lang: Lang, at: &prost_types::Timestamp) -> When {
 
 /// Dossier's refusal of a choice, next to the fields it names.
 fn refusal(t: &'static Texts, error: &CallError) -> FormErrors {
-    match error.reason().as_deref() {
-        Some("COMPANY_NOT_FOUND") => FormErrors {
+    match error.reason() {
+        Some(Reason::CompanyNotFound) => FormErrors {
             general: None,
             fields: vec![("company_name", t.error_company_not_found)],
         },
-        Some("INVALID_ARGUMENT") => {
+        Some(Reason::InvalidArgument) => {
             let words = |field: &str| match field {
                 "company_name" | "target" => Some(("company_name", t.error_company_name)),
                 "expire_time" => Some(("expire_date", t.error_expire_date)),

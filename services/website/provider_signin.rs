@@ -41,6 +41,7 @@ use super::account::trouble;
 use super::pages::{FormErrors, SignedInPage, SigninPage, render};
 use super::routes::{Shared, Visit, see_other};
 use crate::clients::oidc_http;
+use crate::errors::Reason;
 use crate::proto::identity::v1::ExchangeProviderCodeRequest;
 use crate::settings::SigningSecret;
 
@@ -301,8 +302,8 @@ pub async fn callback(
         }
         Err(error) => {
             let t = visit.lang.texts();
-            let text = match error.reason().as_deref() {
-                Some("INVALID_CREDENTIALS") => t.provider_refused,
+            let text = match error.reason() {
+                Some(Reason::InvalidCredentials) => t.provider_refused,
                 _ => trouble(t, &error),
             };
             failed(

@@ -7,6 +7,7 @@ use super::routes::{Shared, Visit, forbidden, see_other};
 use super::session::Session;
 use crate::auth::Principal;
 use crate::clients::CallError;
+use crate::errors::Reason;
 
 /// Why a visit is not signed in.
 enum NotSignedIn {
@@ -61,7 +62,7 @@ pub fn require_for_form(
 /// the patient reads that they were signed out; anything else reads as an
 /// expired session.
 pub fn refused(state: &Shared, visit: &Visit, error: &CallError) -> Response {
-    if error.reason().as_deref() == Some("TOKEN_REVOKED") {
+    if error.reason() == Some(Reason::TokenRevoked) {
         if let Session::SignedIn(principal) = state.sessions.read(&visit.jar) {
             state.sessions.revoke(&principal);
         }

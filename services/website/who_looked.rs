@@ -15,6 +15,7 @@ use super::local_time;
 use super::pages::{LogPage, LogRow, When, render};
 use super::routes::{Shared, Visit};
 use super::signed_in;
+use crate::errors::Reason;
 use crate::proto::dossier::v1::{
     AccessAction, AccessLogEntry, Actor, ConsentStatus, ListMyAccessLogRequest,
 };
@@ -74,7 +75,7 @@ pub async fn show(
                 }
                 Err(error) => {
                     status = status_of(&error);
-                    problem = Some(if error.reason().as_deref() == Some("INVALID_ARGUMENT") {
+                    problem = Some(if error.reason() == Some(Reason::InvalidArgument) {
                         t.error_log_dates
                     } else {
                         trouble(t, &error)

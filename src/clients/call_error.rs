@@ -4,6 +4,7 @@ use tonic::{Code, Status};
 use tonic_types::StatusExt as _;
 
 use super::error::DependencyError;
+use crate::errors::Reason;
 
 /// A call to a service of the mesh, made on a person's behalf, failed.
 ///
@@ -25,10 +26,7 @@ pub enum CallError {
 impl CallError {
     /// Sorts the status a call to `service` ended with.
     pub fn from_status(service: &'static str, status: Status) -> Self {
-        let overloaded = status.code() == Code::ResourceExhausted
-            && status
-                .get_details_error_info()
-                .is_some_and(|info| info.reason == "OVERLOADED");
+        let overloaded = Reason::of(&status) == Some(Reason::Overloaded);
         match status.code() {
             Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Unknown => {
                 CallError::Unavailable(DependencyError::from_status(service, &status))
@@ -41,9 +39,9 @@ impl CallError {
     }
 
     /// The ErrorInfo reason of a refusal.
-    pub fn reason(&self) -> Option<String> {
+    pub fn reason(&self) -> Option<Reason> {
         match self {
-            CallError::Refused(status) => status.get_details_error_info().map(|info| info.reason),
+            CallError::Refused(status) => Reason::of(status),
             CallError::Unavailable(_) => None,
         }
     }
@@ -84,7 +82,7 @@ mod tests {
             "identity",
             status(Reason::InvalidCredentials, "unknown BSN or wrong password"),
         );
-        assert_eq!(refused.reason().as_deref(), Some("INVALID_CREDENTIALS"));
+        assert_eq!(refused.reason(), Some(Reason::InvalidCredentials));
         assert_eq!(refused.code(), Code::Unauthenticated);
     }
 }

@@ -149,6 +149,19 @@ impl Reason {
         Reason::Internal,
     ];
 
+    /// The reason a status carries in its ErrorInfo, when it is one of the
+    /// mesh's (domain `toestemming`): how a caller inside the mesh (the
+    /// website, a client) switches on a refusal without comparing strings.
+    pub fn of(status: &Status) -> Option<Reason> {
+        let info = status.get_details_error_info()?;
+        if info.domain != DOMAIN {
+            return None;
+        }
+        Reason::ALL
+            .into_iter()
+            .find(|reason| reason.as_str() == info.reason)
+    }
+
     /// The `ErrorInfo.reason` string.
     pub fn as_str(self) -> &'static str {
         match self {

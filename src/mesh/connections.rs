@@ -29,7 +29,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -99,37 +99,6 @@ pub fn process_cap(limits: &ServerLimits, file_limit: Option<u64>) -> usize {
 /// leave the four servers of `toestemming all` nothing to serve with.
 const MIN_PROCESS_CAP: usize = 16;
 
-/// The [`ConnectionGate`] that the servers of one process share: clones of
-/// one `ServerLimits` (every service started from one `Settings`, as in
-/// `toestemming all`) hand out the same gate, built by the first server to
-/// start from the limits it was given.
-#[derive(Clone, Default)]
-pub struct SharedGate(Arc<OnceLock<Arc<ConnectionGate>>>);
-
-impl std::fmt::Debug for SharedGate {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0.get() {
-            Some(gate) => f.debug_tuple("SharedGate").field(&gate.stats()).finish(),
-            None => f.write_str("SharedGate(not built)"),
-        }
-    }
-}
-
-impl SharedGate {
-    /// The gate, built from `limits` on first use. Call within the runtime
-    /// (its reporter is a task).
-    pub fn gate(&self, limits: &ServerLimits) -> Arc<ConnectionGate> {
-        self.0
-            .get_or_init(|| Arc::new(ConnectionGate::new(limits, file_limit())))
-            .clone()
-    }
-
-    /// The gate, once a server has built it: for tests and diagnostics.
-    pub fn built(&self) -> Option<Arc<ConnectionGate>> {
-        self.0.get().cloned()
-    }
-}
-
 /// What a gate has seen; see [`ConnectionGate::stats`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct GateStats {
@@ -189,6 +158,14 @@ impl AddressKey {
 }
 
 impl ConnectionGate {
+    /// The gate the servers of this process share (`crate::launch` makes
+    /// one per process, so the four servers of `toestemming all` hold one
+    /// budget), its cap derived from the descriptor limit in force. Call
+    /// within the runtime: its reporter is a task.
+    pub fn for_this_process(limits: &ServerLimits) -> Arc<Self> {
+        Arc::new(Self::new(limits, file_limit()))
+    }
+
     /// A gate for `limits`, its process-wide cap derived from `file_limit`
     /// (see [`process_cap`]).
     pub fn new(limits: &ServerLimits, file_limit: Option<u64>) -> Self {

@@ -39,6 +39,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tracing::Instrument as _;
 
+use super::connections::ConnectionGate;
 use super::context::{Deadline, REQUEST_ID, RequestId};
 use super::service::HttpApp;
 use super::shutdown::drain_within;
@@ -51,6 +52,7 @@ pub(super) async fn serve_http(
     http: HttpApp,
     listener: TcpListener,
     limits: &ServerLimits,
+    gate: Arc<ConnectionGate>,
     shutdown: CancellationToken,
 ) -> crate::Result<()> {
     let mut app = http
@@ -87,7 +89,7 @@ pub(super) async fn serve_http(
     let drain_started = shutdown.clone();
     drain_within(
         name,
-        accept_loop(app, listener, limits, shutdown),
+        accept_loop(app, listener, limits, gate, shutdown),
         &drain_started,
         limits.drain_grace,
     )
@@ -107,9 +109,9 @@ async fn accept_loop(
     app: axum::Router,
     listener: TcpListener,
     limits: &ServerLimits,
+    gate: Arc<ConnectionGate>,
     shutdown: CancellationToken,
 ) -> crate::Result<()> {
-    let gate = limits.connections.gate(limits);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);

@@ -27,7 +27,7 @@ use tonic_health::ServingStatus;
 use tower::ServiceBuilder;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
-use super::connections::HTTP2_PREFACE_BYTES;
+use super::connections::{ConnectionGate, HTTP2_PREFACE_BYTES};
 use super::load_shed::LoadShedLayer;
 use super::request_context::RequestContextLayer;
 use super::rpc_metrics::RpcMetricsLayer;
@@ -45,11 +45,12 @@ pub async fn serve(
     app: App,
     listener: TcpListener,
     limits: &ServerLimits,
+    gate: Arc<ConnectionGate>,
     requests: Arc<AtomicU64>,
     shutdown: CancellationToken,
 ) -> crate::Result<()> {
     match app {
-        App::Grpc(grpc) => serve_grpc(grpc, listener, limits, requests, shutdown).await,
+        App::Grpc(grpc) => serve_grpc(grpc, listener, limits, gate, requests, shutdown).await,
         App::Http(http) => {
             let routes = http
                 .routes
@@ -58,7 +59,7 @@ pub async fn serve(
                 routes,
                 response_headers: http.response_headers,
             };
-            super::http::serve_http(name, app, listener, limits, shutdown).await
+            super::http::serve_http(name, app, listener, limits, gate, shutdown).await
         }
     }
 }
@@ -89,6 +90,7 @@ async fn serve_grpc(
     app: GrpcApp,
     listener: TcpListener,
     limits: &ServerLimits,
+    gate: Arc<ConnectionGate>,
     requests: Arc<AtomicU64>,
     shutdown: CancellationToken,
 ) -> crate::Result<()> {
@@ -164,7 +166,6 @@ async fn serve_grpc(
     // Through the process's connection caps, each connection with a
     // deadline for its HTTP/2 preface (`super::connections`); TCP_NODELAY
     // and TCP keep-alive are set on every admitted socket there.
-    let gate = limits.connections.gate(limits);
     let preface = Some((HTTP2_PREFACE_BYTES, limits.preface_timeout));
     let incoming =
         futures_util::stream::unfold((listener, gate), move |(listener, gate)| async move {

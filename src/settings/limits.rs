@@ -80,10 +80,6 @@ pub struct ServerLimits {
     pub max_connections: usize,
     /// The least number of descriptors kept out of the connection budget.
     pub min_reserved_files: usize,
-    /// The connection caps of the process, built from these limits by the
-    /// first server that starts: clones of these limits (the services of
-    /// `toestemming all`) share one, so the caps hold for the process.
-    pub connections: crate::mesh::connections::SharedGate,
 }
 
 impl Default for ServerLimits {
@@ -103,7 +99,6 @@ impl Default for ServerLimits {
             max_connections_per_address: 256,
             max_connections: 32_768,
             min_reserved_files: 256,
-            connections: crate::mesh::connections::SharedGate::default(),
         }
     }
 }

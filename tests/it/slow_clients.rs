@@ -117,12 +117,7 @@ async fn grpc_serving(addr: SocketAddr) -> bool {
 }
 
 fn gate(mesh: &TestMesh) -> GateStats {
-    mesh.settings
-        .limits
-        .connections
-        .built()
-        .expect("the servers have built the gate")
-        .stats()
+    mesh.running.connections().stats()
 }
 
 /// This test process's descriptor limit raised as the binary raises its
@@ -262,8 +257,7 @@ async fn one_address_over_its_cap_is_refused_while_another_is_served() {
     }
     // Until the servers have accepted them all.
     let deadline = Instant::now() + Duration::from_secs(5);
-    let limits = &mesh.settings.limits;
-    while limits.connections.built().unwrap().held_by(loopback(2)) < CAP {
+    while mesh.running.connections().held_by(loopback(2)) < CAP {
         assert!(Instant::now() < deadline, "not accepted: {:?}", gate(&mesh));
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
