@@ -57,17 +57,7 @@ async fn spellings_that_read_as_a_taken_name_are_refused_or_taken() {
     let kelvin = register(&mesh, "\u{212a}liniek").await.unwrap();
     let status = register(&mesh, "Kliniek").await.unwrap_err();
     assert_reason(&status, "COMPANY_NAME_TAKEN");
-    let company = mesh
-        .identity()
-        .get_company(authed(
-            GetCompanyRequest {
-                company_name: "kliniek".into(),
-            },
-            &mesh.token(toestemming::auth::Role::Internal, "internal"),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let company = company_by_name(&mesh, "kliniek").await.unwrap();
     assert_eq!(company.company_name, "Kliniek");
     assert!(!kelvin.is_empty());
     mesh.stop().await;

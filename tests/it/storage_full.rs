@@ -116,17 +116,7 @@ async fn a_full_disk_answers_storage_full_and_loses_nothing() {
         .unwrap_err();
     assert_reason(&dossier_write, "STORAGE_FULL");
     // Reads go on: the company still gets tokens, its dossier is there.
-    let again = mesh
-        .identity()
-        .get_company(authed(
-            GetCompanyRequest {
-                company_name: "Volle Schijf Zorg".into(),
-            },
-            &mesh.token(toestemming::auth::Role::Internal, "internal"),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let again = company_by_name(&mesh, "Volle Schijf Zorg").await.unwrap();
     assert_eq!(again.company_name, "Volle Schijf Zorg");
 
     std::fs::remove_file(filler).unwrap();

@@ -187,6 +187,21 @@ pub async fn register_patient(
         .map(|r| r.into_inner().pseudoniem)
 }
 
+/// GetCompany as Dossier asks it (an Internal token): the company
+/// registered under `name` in any case, as Identity spells it.
+pub async fn company_by_name(mesh: &TestMesh, name: &str) -> Result<GetCompanyResponse, Status> {
+    let internal = mesh.token(toestemming::auth::Role::Internal, "internal");
+    mesh.identity()
+        .get_company(authed(
+            GetCompanyRequest {
+                company_name: name.into(),
+            },
+            &internal,
+        ))
+        .await
+        .map(|r| r.into_inner())
+}
+
 /// GetMyProfile as `patient` (a token): (first name, last name).
 pub async fn profile(mesh: &TestMesh, patient: &str) -> (String, String) {
     let profile = mesh
