@@ -152,40 +152,16 @@ SCALE_RATIO_TARGET = 1.5
 TOKEN_REFRESH_AFTER_S = 12 * 60  # tokens live 15 minutes
 
 
+# The programs besides the binary: the yardstick hop and h2load's bodies.
+BUILD_EXAMPLES = ("--example", "bare_hop", "--example", "request_bodies")
+
+
 class BenchError(Exception):
     """A failure that ends the run with a clear message."""
 
 
 def say(message: str) -> None:
     print(f"bench: {message}", flush=True)
-
-
-# --- protobuf and gRPC framing --------------------------------------------
-
-
-def varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def string_field(number: int, value: str) -> bytes:
-    """A length-delimited field (wire type 2); empty strings are omitted."""
-    data = value.encode()
-    if not data:
-        return b""
-    return varint(number << 3 | 2) + varint(len(data)) + data
-
-
-def grpc_frame(message: bytes) -> bytes:
-    """Uncompressed flag, 4-byte big-endian length, the message."""
-    return b"\x00" + len(message).to_bytes(4, "big") + message
 
 
 def valid_bsn() -> str:
@@ -300,6 +276,7 @@ class Bench:
             self.bin = ROOT / self.bin
         self.toestemming = self.bin / "toestemming"
         self.bare_hop_bin = self.bin / "examples" / "bare_hop"
+        self.request_bodies_bin = self.bin / "examples" / "request_bodies"
         self.grpcurl = self.find_grpcurl()
         self.h2load_bin = shutil.which("h2load")
         if not self.h2load_bin:
@@ -490,14 +467,10 @@ class Bench:
             self.credentials()
 
     def write_bodies(self) -> None:
-        bodies = {
-            "empty": grpc_frame(b""),  # HealthCheckRequest{service: ""}
-            "bsn": grpc_frame(string_field(1, self.bsn)),  # field 1 `bsn` of each request
-        }
-        for kind, frame in bodies.items():
-            path = self.work / f"{kind}.grpc"
-            path.write_bytes(frame)
-            self.files[kind] = path
+        """h2load's request bodies, encoded by prost (examples/request_bodies.rs)."""
+        subprocess.run([str(self.request_bodies_bin), str(self.work), self.bsn], check=True)
+        for kind in ("empty", "bsn"):
+            self.files[kind] = self.work / f"{kind}.grpc"
 
     # -- metrics
 
@@ -844,10 +817,10 @@ class Bench:
 
     def run(self) -> dict:
         started = time.monotonic()
-        for path, what in ((self.toestemming, "toestemming"), (self.bare_hop_bin, "examples/bare_hop")):
+        for path in (self.toestemming, self.bare_hop_bin, self.request_bodies_bin):
             if not os.access(path, os.X_OK):
                 raise BenchError(f"{path} not found: build it (cargo build --release --bin toestemming "
-                                 f"--example bare_hop) or pass --build / --bin DIR")  # fmt: skip
+                                 f"{' '.join(BUILD_EXAMPLES)}) or pass --build / --bin DIR")  # fmt: skip
         require_free(list(MESH_GRPC) + [WEBSITE, METRICS, HOP_A, HOP_B])
         self.start_hop()
         self.start_mesh()
@@ -1138,8 +1111,8 @@ def main() -> int:
 
     os.chdir(ROOT)
     if args.build:
-        say("cargo build --release --bin toestemming --example bare_hop")
-        subprocess.run(["cargo", "build", "--release", "--bin", "toestemming", "--example", "bare_hop"], check=True)
+        say(f"cargo build --release --bin toestemming {' '.join(BUILD_EXAMPLES)}")
+        subprocess.run(["cargo", "build", "--release", "--bin", "toestemming", *BUILD_EXAMPLES], check=True)
 
     def terminate(signum, _frame):
         raise KeyboardInterrupt

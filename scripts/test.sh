@@ -55,12 +55,13 @@ section() { printf '\n==> %s\n' "$*"; }
 
 # --- the stages -------------------------------------------------------------
 
-# The binary and the bench's bare hop as programs. An example takes the
+# The binary and the bench's programs (the bare hop, h2load's request
+# bodies). An example takes the
 # dev-dependencies' features, as `cargo test` does, so after the test stage
 # this rebuilds nothing (`cargo build --bin` alone would rebuild much of
 # the tree with other features).
 build_programs() {
-    cargo build --bin toestemming --example bare_hop
+    cargo build --bin toestemming --example bare_hop --example request_bodies
 }
 
 stage_lint() {
