@@ -56,6 +56,24 @@ fn tally<T>(answers: &[Result<T, Status>]) -> BTreeMap<String, usize> {
     counts
 }
 
+/// `n` GetMyProfile calls as `patient`, one after another: a bystander's
+/// reads during a flood.
+async fn profile_reads(
+    mesh: &TestMesh,
+    patient: &str,
+    n: usize,
+) -> Vec<Result<tonic::Response<GetMyProfileResponse>, Status>> {
+    let mut answers = Vec::with_capacity(n);
+    for _ in 0..n {
+        answers.push(
+            mesh.identity()
+                .get_my_profile(authed(GetMyProfileRequest {}, patient))
+                .await,
+        );
+    }
+    answers
+}
+
 fn retry_after(status: &Status) -> Duration {
     status
         .get_details_retry_info()
@@ -309,15 +327,7 @@ async fn an_argon2_flood_is_turned_away_and_a_bystander_goes_on() {
             .await
             .unwrap_or_else(|status| panic!("the bystander's sign-in failed: {status:?}"));
         let signed_in = started.elapsed();
-        let mut profiles = Vec::new();
-        for _ in 0..40 {
-            profiles.push(
-                mesh.identity()
-                    .get_my_profile(authed(GetMyProfileRequest {}, &token))
-                    .await,
-            );
-        }
-        (signed_in, profiles)
+        (signed_in, profile_reads(&mesh, &token, 40).await)
     };
     let (answers, (signed_in, profiles)) = tokio::join!(flood, bystander_calls);
     let counts = tally(&answers);
@@ -362,17 +372,7 @@ async fn a_thousand_correct_sign_ins_leave_a_bystanders_reads_alone() {
         let own = own.clone();
         async move { login_from(client, &own, PASSWORD).await }
     }));
-    let reads = async {
-        let mut answers = Vec::new();
-        for _ in 0..40 {
-            answers.push(
-                mesh.identity()
-                    .get_my_profile(authed(GetMyProfileRequest {}, &bystander))
-                    .await,
-            );
-        }
-        answers
-    };
+    let reads = profile_reads(&mesh, &bystander, 40);
     let (answers, reads) = tokio::join!(flood, reads);
     let counts = tally(&answers);
     let read_counts = tally(&reads);
